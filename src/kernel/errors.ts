@@ -34,6 +34,9 @@ export const ErrorCodes = [
   'RATE_LIMITED',
   'QUERY_TOO_COMPLEX',
   'CONFLICT',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'ROLE_NOT_DECLARED',
+  'INVALID_CURSOR',
   'INTERNAL',
 ] as const;
 

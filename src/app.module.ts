@@ -1,0 +1,49 @@
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { NsgateThrottlerGuard } from './auth/throttle.guard.js';
+import { GlobalExceptionFilter } from './common/exception.filter.js';
+import { validationPipe } from './common/validation.js';
+import { type Config } from './config/config.js';
+import { ConfigModule } from './config/config.module.js';
+import { EngineModule } from './engine/engine.module.js';
+import { GraphqlOptions } from './graphql/graphql.options.js';
+import { HealthModule } from './health/health.module.js';
+import { DocsModule } from './docs/docs.module.js';
+import { loggerOptions } from './logging.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+
+/** Requests per caller per minute before 429 RATE_LIMITED. */
+export const RATE_LIMIT_PER_MINUTE = 6000;
+
+@Module({})
+export class AppModule {
+  static register(config: Config): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.register(config),
+        LoggerModule.forRoot(loggerOptions(config)),
+        ThrottlerModule.forRoot([{ ttl: 60_000, limit: RATE_LIMIT_PER_MINUTE }]),
+        AuthModule,
+        AuditModule,
+        MetricsModule,
+        EngineModule,
+        GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, imports: [AuthModule], useClass: GraphqlOptions }),
+        HealthModule,
+        DocsModule,
+      ],
+      providers: [
+        // order matters: authenticate first, so the throttler counts per caller
+        { provide: APP_GUARD, useClass: NsgateThrottlerGuard },
+        { provide: APP_FILTER, useClass: GlobalExceptionFilter },
+        { provide: APP_PIPE, useValue: validationPipe() },
+      ],
+    };
+  }
+}

@@ -1,0 +1,19 @@
+import { SetMetadata } from '@nestjs/common';
+import type { HandlerInput } from '../common/request-context.js';
+
+export const AUDIT_KEY = 'nsgate:audit';
+
+export interface AuditSpec {
+  action: string;
+  target: (input: HandlerInput) => string;
+  /** Audit only when this holds (e.g. a read that reveals secrets); default: always. */
+  when?: (input: HandlerInput) => boolean;
+}
+
+/**
+ * Marks a handler as a mutation (or a sensitive read): every call, allowed or refused,
+ * is written to the audit log before the response, in two stages.
+ */
+export function Audit(action: string, target: AuditSpec['target'], when?: AuditSpec['when']) {
+  return SetMetadata(AUDIT_KEY, { action, target, when } satisfies AuditSpec);
+}

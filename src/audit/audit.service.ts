@@ -1,0 +1,59 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type Config } from '../config/config.js';
+import { CONFIG } from '../config/config.module.js';
+import type { Caller } from '../auth/roles.js';
+import type { AuditEntry, AuditFilter, AuditResult, AuditStage } from './audit-entry.js';
+import { AuditLog, type AuditPage } from './audit-log.js';
+import { maskSecrets } from './mask.js';
+
+export interface AuditRecord {
+  requestId: string;
+  caller: Caller | null;
+  action: string;
+  target: string;
+  stage: AuditStage;
+  result: AuditResult;
+  errorCode?: string | null;
+  request?: unknown;
+  before?: unknown;
+  after?: unknown;
+}
+
+@Injectable()
+export class AuditService implements OnModuleInit, OnApplicationShutdown {
+  private readonly log: AuditLog;
+
+  constructor(@Inject(CONFIG) config: Config) {
+    this.log = new AuditLog(config.auditFile, { maxBytes: config.auditMaxBytes, maxFiles: config.auditMaxFiles });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.log.open();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.log.close();
+  }
+
+  /** Writes one line and resolves once it is on disk. */
+  record(record: AuditRecord): Promise<void> {
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      requestId: record.requestId,
+      caller: record.caller,
+      action: record.action,
+      target: record.target,
+      stage: record.stage,
+      result: record.result,
+      errorCode: record.errorCode ?? null,
+      request: record.request === undefined ? null : maskSecrets(record.request),
+      before: record.before ?? null,
+      after: record.after ?? null,
+    };
+    return this.log.append(entry);
+  }
+
+  read(filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage> {
+    return this.log.read(filter, limit, cursor);
+  }
+}

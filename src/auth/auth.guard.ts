@@ -1,0 +1,69 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AUDIT_KEY, type AuditSpec } from '../audit/audit.decorator.js';
+import { AuditService } from '../audit/audit.service.js';
+import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
+import { NsgateError } from '../kernel/errors.js';
+import { ROLE_KEY, type RoleRequirement } from './auth.decorator.js';
+import { AuthService } from './auth.service.js';
+import { type Caller, roleSatisfies } from './roles.js';
+
+/**
+ * The one guard, for REST routes and GraphQL fields alike. Deny by default: a handler
+ * that declares no role is refused even to an admin. A refused mutation is audited here,
+ * before the error is sent, since the audit interceptor never runs for it.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly auth: AuthService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const required = this.reflector.getAllAndOverride<RoleRequirement | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]);
+    if (required === 'public') return true;
+    const req = requestOf(context);
+    let caller: Caller | null = req.caller ?? null;
+    try {
+      if (!caller) {
+        caller = this.auth.authenticate(req.headers.authorization);
+        req.caller = caller;
+      }
+      if (required === undefined) throw new NsgateError('ROLE_NOT_DECLARED', 'this handler declares no role, so it is refused');
+      if (!roleSatisfies(caller.role, required)) {
+        throw new NsgateError('FORBIDDEN', `needs the ${required} role; ${caller.name} has ${caller.role}`, { required, role: caller.role });
+      }
+      return true;
+    } catch (err) {
+      await this.auditRefusal(context, caller, err as NsgateError);
+      throw err;
+    }
+  }
+
+  private async auditRefusal(context: ExecutionContext, caller: Caller | null, err: NsgateError): Promise<void> {
+    const spec = this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, context.getHandler());
+    if (!spec) return;
+    const input = inputOf(context);
+    if (spec.when && !spec.when(input)) return;
+    await this.audit.record({
+      requestId: requestIdOf(requestOf(context)),
+      caller,
+      action: spec.action,
+      target: safeTarget(spec, input),
+      stage: 'completed',
+      result: 'denied',
+      errorCode: err.code,
+      request: input.body ?? null,
+    });
+  }
+}
+
+export function safeTarget(spec: AuditSpec, input: Parameters<AuditSpec['target']>[0]): string {
+  try {
+    return spec.target(input);
+  } catch {
+    return 'unknown';
+  }
+}
