@@ -1,9 +1,17 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
 
 // Three projects: unit tests run anywhere on fixture trees; e2e tests need root, this
 // machine's kernel and the private Docker Engine (started by the global setup); vm tests
 // boot a cgroup v2 kernel under qemu.
 export default defineConfig({
+  resolve: {
+    // Nest (not transformed) loads graphql's CommonJS build; the sources must get the same
+    // copy, or `instanceof GraphQLScalarType` fails between the two (dual-package hazard).
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     projects: [
       {
