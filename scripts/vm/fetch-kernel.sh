@@ -63,10 +63,20 @@ resolve_package() {
     awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
 
-pkg="$(resolve_package || true)"
+# Asking apt takes ~1.5 s; the answer is reused for a day (NSGATE_VM_REFRESH=1 asks anyway).
+resolved="$cache/kernel/resolved"
+pkg=""
+if [ "${NSGATE_VM_REFRESH:-0}" != 1 ] && [ -n "$(find "$resolved" -mmin -1440 2>/dev/null)" ]; then
+  pkg="$(cat "$resolved")"
+  [ -f "$cache/kernel/$pkg/.complete" ] || pkg=""
+fi
 if [ -z "$pkg" ]; then
-  apt_update_once || true
   pkg="$(resolve_package || true)"
+  if [ -z "$pkg" ]; then
+    apt_update_once || true
+    pkg="$(resolve_package || true)"
+  fi
+  [ -n "$pkg" ] && echo "$pkg" > "$resolved"
 fi
 
 if [ -z "$pkg" ]; then

@@ -1,0 +1,18 @@
+// Types for build-initramfs.mjs, so TypeScript tests can import it.
+
+/** A repo-relative file or directory (lands at /app/PATH), or any file placed at /app/DEST. */
+export type InitramfsFile = string | { src: string; dest: string };
+
+export interface InitramfsBuild {
+  /** The file to pass to qemu's -initrd. */
+  initrd: string;
+  baseBuilt: boolean;
+  projectBuilt: boolean;
+  projectFiles: number;
+  bytes: number;
+  ms: number;
+}
+
+export declare const repoRoot: string;
+
+export declare function buildInitramfs(options: { files: InitramfsFile[]; gzip?: boolean }): InitramfsBuild;
