@@ -44,13 +44,12 @@ export interface NamespaceScanOptions {
 }
 
 /**
- * Reads the eight ns links of every process, the same membership lsns uses: a process counts
- * in a namespace when its /proc/PID/ns/TYPE link is readable. Links that say EACCES (a process
- * we may not ptrace) or ENOENT (a zombie, or a process that just exited) are skipped, as lsns
- * skips them. Threads other than the leader are not walked, as lsns does not walk them.
- * Only readlink per link: it is the cheapest call the kernel offers for this (stat(2)
- * following the link, as lsns does, costs more), and this loop is the whole cost of the
- * inventory.
+ * Reads the eight ns links of every process, the membership lsns uses: a process counts in a
+ * namespace when its /proc/PID/ns/TYPE link is readable. Links that fail with EACCES (a process
+ * we may not ptrace) or ENOENT (a zombie's nsproxy namespaces, a process that just exited) are
+ * skipped, as lsns skips them. Threads other than the leader are not walked; lsns does not walk
+ * them either. One readlink per link: the cheapest call the kernel offers for this (stat(2)
+ * through the link, as lsns does, costs more), and this loop is the whole cost of the inventory.
  */
 export function scanNamespaceMemberships(options: NamespaceScanOptions = {}): NamespaceMembershipTable {
   const procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;

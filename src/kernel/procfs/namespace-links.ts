@@ -20,8 +20,9 @@ export function parseNamespaceLink(target: string): { type: string; inode: strin
 
 /**
  * One link, or null when the kernel will not say: EACCES for a process we may not ptrace
- * (pid 1 of an outer sandbox), ENOENT for a zombie (its nsproxy is gone). lsns skips the
- * same two cases. The caller tells a zombie from a vanished process.
+ * (pid 1 of an outer sandbox), ENOENT for the nsproxy namespaces of a zombie (only its pid and
+ * user links stay readable). lsns skips the same two cases. The caller tells a zombie from a
+ * vanished process.
  */
 export function readNamespaceInode(procRoot: string, pid: number, type: NamespaceType): string | null {
   let target: string;

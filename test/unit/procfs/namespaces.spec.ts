@@ -15,15 +15,15 @@ import { FIXTURE_PASSWD, FIXTURE_PROC } from './fixture.js';
 const inventory = () => readNamespaceInventory({ procRoot: FIXTURE_PROC, passwdPath: FIXTURE_PASSWD });
 
 describe('namespace inventory on the fixture tree', () => {
-  it('counts every namespace like lsns: links of kernel threads count, zombies and vanished processes do not', () => {
+  it('counts every readable link like lsns: kernel threads count, a zombie only in pid and user, a vanished process nowhere', () => {
     const lines = inventory().map(({ type, inode, processCount, pid }) => `${type} ${inode} ${processCount} ${pid}`);
     expect(lines).toEqual([
       'mnt 4026531832 2 2',
       'net 4026531833 1 2',
       'time 4026531834 3 2',
       'cgroup 4026531835 3 2',
-      'pid 4026531836 2 2',
-      'user 4026531837 3 2',
+      'pid 4026531836 3 2',
+      'user 4026531837 4 2',
       'uts 4026531838 2 2',
       'ipc 4026531839 2 2',
       'ipc 4026532201 1 100',
@@ -46,7 +46,8 @@ describe('namespace inventory on the fixture tree', () => {
     expect(membersOf(table, 'net', '4026532203')).toEqual([100, 101]);
     expect(membersOf(table, 'uts', '4026532203')).toEqual([]);
     expect(membersOf(table, 'net', '1')).toEqual([]);
-    expect([...table.pids]).toEqual([2, 100, 101]);
+    expect([...table.pids]).toEqual([2, 100, 101, 300]);
+    expect(membersOf(table, 'user', '4026531837')).toEqual([2, 100, 101, 300]);
   });
 
   it('gives the same tally when the scan is split and merged', () => {

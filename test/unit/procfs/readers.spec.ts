@@ -144,9 +144,17 @@ describe('ns links', () => {
     expect(readNamespaceInodes(2, fixture).net).toBe('4026531833');
   });
 
-  it('gives nulls for a zombie, whose links are gone but whose directory is not', () => {
-    const inodes = readNamespaceInodes(300, fixture);
-    expect(Object.values(inodes).every((inode) => inode === null)).toBe(true);
+  it('gives nulls for the links a zombie lost with its nsproxy, and its pid and user links', () => {
+    expect(readNamespaceInodes(300, fixture)).toEqual({
+      cgroup: null,
+      ipc: null,
+      mnt: null,
+      net: null,
+      pid: '4026531836',
+      time: null,
+      user: '4026531837',
+      uts: null,
+    });
   });
 });
 
