@@ -14,6 +14,7 @@ import { ConfigModule } from './config/config.module.js';
 import { EngineModule } from './engine/engine.module.js';
 import { GraphqlOptions } from './graphql/graphql.options.js';
 import { HealthModule } from './health/health.module.js';
+import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { loggerOptions } from './logging.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, imports: [AuthModule], useClass: GraphqlOptions }),
         HealthModule,
         DocsModule,
+        HostModule,
       ],
       providers: [
         // order matters: authenticate first, so the throttler counts per caller

@@ -15,7 +15,7 @@ describe('every route and every GraphQL field is guarded', () => {
     t = await startTestApp({}, {
       beforeInit: (app) =>
         app.getHttpAdapter().getInstance().addHook('onRoute', (r: RouteOptions) => {
-          for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url ?? r.path });
+          for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
         }),
     });
     handlers = declaredHandlers(t.app);
