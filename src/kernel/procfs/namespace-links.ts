@@ -1,5 +1,4 @@
 import { readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { NAMESPACE_TYPES, type NamespaceType } from './namespace-types.js';
 import { type ProcOptions, processDir, processExists, processGone, procRootOf, translateProcError } from './proc-file.js';
@@ -25,9 +24,14 @@ export function parseNamespaceLink(target: string): { type: string; inode: strin
  * vanished process.
  */
 export function readNamespaceInode(procRoot: string, pid: number, type: NamespaceType): string | null {
+  return readLinkIn(`${processDir(procRoot, pid)}/ns/`, pid, type);
+}
+
+/** readNamespaceInode with the ns directory's path already built: lists call this per link. */
+function readLinkIn(nsDir: string, pid: number, type: NamespaceType): string | null {
   let target: string;
   try {
-    target = readlinkSync(join(processDir(procRoot, pid), 'ns', type));
+    target = readlinkSync(nsDir + type);
   } catch (err) {
     if (isErrno(err, 'EACCES', 'ENOENT')) return null;
     throw translateProcError(err, pid, `ns/${type}`);
@@ -38,10 +42,11 @@ export function readNamespaceInode(procRoot: string, pid: number, type: Namespac
 /** All eight links of one process; PROCESS_NOT_FOUND only if the process itself is gone. */
 export function readNamespaceInodes(pid: number, options?: ProcOptions): NamespaceInodes {
   const procRoot = procRootOf(options);
+  const nsDir = `${processDir(procRoot, pid)}/ns/`;
   const inodes = {} as NamespaceInodes;
   let unreadable = 0;
   for (const type of NAMESPACE_TYPES) {
-    const inode = readNamespaceInode(procRoot, pid, type);
+    const inode = readLinkIn(nsDir, pid, type);
     inodes[type] = inode;
     if (inode === null) unreadable++;
   }

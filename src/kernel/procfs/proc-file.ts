@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { closeSync, openSync, readSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { NsgateError, errnoToCode, isErrno } from '../errors.js';
 
@@ -50,12 +50,35 @@ export function translateProcError(err: unknown, pid: number, file: string): unk
   return err;
 }
 
+const READ_CHUNK = 16 * 1024;
+
+/**
+ * The whole file. procfs files report size 0, so readFileSync's fstat is a wasted call on
+ * every read of a scan; open, read until EOF, close is all it takes.
+ */
 export function readProcBuffer(procRoot: string, pid: number, file: string): Buffer {
   const path = join(processDir(procRoot, pid), file);
+  let fd: number;
   try {
-    return readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (err) {
     throw translateProcError(err, pid, file);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK);
+      const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  } catch (err) {
+    throw translateProcError(err, pid, file);
+  } finally {
+    closeSync(fd);
   }
 }
 
