@@ -18,6 +18,7 @@ import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { loggerOptions } from './logging.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { SecurityModule } from './security/security.module.js';
 
 /** Requests per caller per minute before 429 RATE_LIMITED. */
 export const RATE_LIMIT_PER_MINUTE = 6000;
@@ -39,6 +40,7 @@ export class AppModule {
         HealthModule,
         DocsModule,
         HostModule,
+        SecurityModule,
       ],
       providers: [
         // order matters: authenticate first, so the throttler counts per caller

@@ -1,9 +1,19 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { NsgateError } from '../kernel/errors.js';
+
+/**
+ * Nest's pipe converts a primitive parameter by its TypeScript type (Number('0x10') is 16,
+ * Number('1e3') is 1000): a path parameter must reach its own pipe as the text sent.
+ */
+class StrictValidationPipe extends ValidationPipe {
+  protected override transformPrimitive(value: unknown, _metadata: ArgumentMetadata): unknown {
+    return value;
+  }
+}
 
 /** class-validator on every body, query and GraphQL argument; unknown fields are refused. */
 export function validationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
