@@ -166,10 +166,19 @@ function findBusybox() {
   log('downloading busybox-static');
   const tmp = fs.mkdtempSync(path.join(cacheDir(), '.busybox-'));
   try {
-    execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', 'busybox-static'], {
-      cwd: tmp,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const download = () =>
+      execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', 'busybox-static'], {
+        cwd: tmp,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    try {
+      download();
+    } catch {
+      // A fresh machine may have no package lists yet.
+      log('apt-get update');
+      execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      download();
+    }
     const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
     if (!deb) throw new Error('apt-get download busybox-static produced no .deb');
     execFileSync('dpkg-deb', ['-x', path.join(tmp, deb), path.join(tmp, 'x')]);
