@@ -9,7 +9,10 @@ import {
 import type { ProcessRecord } from './process-record.js';
 import type { NamespacePartitionResult, PartitionResult, ProcessPartitionResult } from './scan-protocol.js';
 
-/** When a scan ran. Times are epoch milliseconds; the scan's reads all fall between the two. */
+/**
+ * When a scan ran. Times are epoch milliseconds; the scan's reads all fall between the two.
+ * A snapshot is shared by every caller of its scan: treat it as read-only.
+ */
 export interface ScanTiming {
   startedAt: number;
   finishedAt: number;
