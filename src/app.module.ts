@@ -18,6 +18,9 @@ import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { loggerOptions } from './logging.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { NamespacesModule } from './namespaces/namespaces.module.js';
+import { ProcessesModule } from './processes/processes.module.js';
+import { ProcfsModule } from './procfs/procfs.module.js';
 import { SecurityModule } from './security/security.module.js';
 
 /** Requests per caller per minute before 429 RATE_LIMITED. */
@@ -40,6 +43,9 @@ export class AppModule {
         HealthModule,
         DocsModule,
         HostModule,
+        ProcfsModule,
+        ProcessesModule,
+        NamespacesModule,
         SecurityModule,
       ],
       providers: [

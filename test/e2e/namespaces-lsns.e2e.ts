@@ -1,9 +1,8 @@
 // The namespace inventory against lsns itself, on this machine's kernel (no Docker needed).
 // The machine is shared: processes come and go between any two reads. So lsns runs twice, with
 // our scan in between, and only entries that lsns printed identically both times must agree.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NamespaceEntry, readNamespaceInventory } from '../../src/kernel/namespaces.js';
 import {
@@ -16,33 +15,8 @@ import {
   readProcessStatus,
 } from '../../src/kernel/procfs/index.js';
 import { ProcessScanner } from '../../src/kernel/scan/index.js';
+import { type LsnsEntry, lsns } from './support/lsns.js';
 
-const run = promisify(execFile);
-
-interface LsnsEntry {
-  ns: number;
-  type: string;
-  nprocs: number;
-  pid: number;
-  user: string;
-  command: string;
-  children?: LsnsEntry[];
-}
-
-/** lsns -J nests namespaces under their lowest pid's parent; flatten that tree. */
-function flatten(entries: LsnsEntry[], out: LsnsEntry[] = []): LsnsEntry[] {
-  for (const entry of entries) {
-    out.push(entry);
-    if (entry.children) flatten(entry.children, out);
-  }
-  return out;
-}
-
-async function lsns(): Promise<Map<string, LsnsEntry>> {
-  const { stdout } = await run('lsns', ['-J', '-o', 'NS,TYPE,NPROCS,PID,USER,COMMAND'], { maxBuffer: 64 << 20 });
-  const entries = flatten((JSON.parse(stdout) as { namespaces: LsnsEntry[] }).namespaces);
-  return new Map(entries.map((entry) => [`${entry.type}:${entry.ns}`, entry]));
-}
 
 const started: ChildProcess[] = [];
 function start(argv: string[]): number {

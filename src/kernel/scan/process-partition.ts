@@ -10,7 +10,7 @@ import { readUserNames, userNameOf } from '../procfs/user-names.js';
 import type { ProcessRecord } from './process-record.js';
 import { type ProcessPartitionResult, type ScanPartition, inPartition } from './scan-protocol.js';
 
-function readProcessRecord(
+export function readProcessRecord(
   pid: number,
   procRoot: string,
   clock: ProcessClock,

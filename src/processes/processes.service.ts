@@ -1,0 +1,123 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type Config } from '../config/config.js';
+import { CONFIG } from '../config/config.module.js';
+import type { Caller } from '../auth/roles.js';
+import { type Page, paginate } from '../common/pagination.js';
+import { NsgateError } from '../kernel/errors.js';
+import { readProcessEnviron } from '../kernel/procfs/environ.js';
+import { NAMESPACE_TYPES } from '../kernel/procfs/namespace-types.js';
+import { readProcessStat } from '../kernel/procfs/stat.js';
+import { type ProcessClock, readProcessClock } from '../kernel/procfs/start-time.js';
+import { readProcessStatus } from '../kernel/procfs/status.js';
+import { readUserNames } from '../kernel/procfs/user-names.js';
+import { readProcessCmdline } from '../kernel/procfs/cmdline.js';
+import { readProcessRecord } from '../kernel/scan/process-partition.js';
+import type { ProcessRecord } from '../kernel/scan/process-record.js';
+import { ProcessScanner } from '../kernel/scan/process-scanner.js';
+import type { ProcessListQuery } from './dto/process-list.query.js';
+import type { AncestorModel, EnvironmentModel, NamespaceInodesModel, ProcessDetailModel, ProcessModel, ProcessStatusModel } from './process.models.js';
+
+// REPLACE-WITH-RUNTIMES: the kernel/containers recognisers (issue 5) replace this Docker-only one.
+function recogniseContainer(paths: string[]): { runtime: string; id: string } | null {
+  for (const path of paths) {
+    const m = /\/docker\/([0-9a-f]{64})$|docker-([0-9a-f]{64})\.scope$/.exec(path);
+    if (m) return { runtime: 'docker', id: (m[1] ?? m[2])! };
+  }
+  return null;
+}
+
+/** pstree -s never needs more: pid namespaces nest at most 32 deep, and chains are short. */
+const MAX_ANCESTORS = 4096;
+
+export function toProcessModel(record: ProcessRecord): ProcessModel {
+  const container = recogniseContainer(record.cgroups.map((c) => c.path));
+  return {
+    pid: record.pid,
+    ppid: record.ppid,
+    startTime: record.startTime,
+    user: record.user,
+    uid: record.uid,
+    comm: record.comm,
+    cmdline: record.cmdline,
+    state: record.state,
+    threads: record.threads,
+    kernelThread: record.kernelThread,
+    namespaces: Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, record.namespaces[t] === null ? null : Number(record.namespaces[t])])) as unknown as NamespaceInodesModel,
+    cgroups: record.cgroups.map((c) => ({ hierarchy: c.hierarchyId, controllers: c.controllers, path: c.path })),
+    containerId: container?.id ?? null,
+    containerRuntime: container?.runtime ?? null,
+    nspid: record.nspid,
+  };
+}
+
+@Injectable()
+export class ProcessesService {
+  private readonly clock: ProcessClock;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    private readonly scanner: ProcessScanner,
+  ) {
+    this.clock = readProcessClock({ procRoot: config.procRoot });
+  }
+
+  /** Every process (a fresh scan unless maxAgeMs allows a recent one), filtered. */
+  async all(query: Omit<ProcessListQuery, 'limit' | 'cursor'> = {}): Promise<ProcessModel[]> {
+    const snapshot = await this.scanner.processes({ maxAgeMs: query.maxAgeMs });
+    let items = snapshot.processes.map(toProcessModel);
+    if (query.container) items = items.filter((p) => p.containerId?.startsWith(query.container!));
+    if (query.namespace) {
+      const [type, inode] = query.namespace.split(':') as [keyof NamespaceInodesModel, string];
+      items = items.filter((p) => p.namespaces[type] === Number(inode));
+    }
+    if (query.cgroup) {
+      const under = query.cgroup.replace(/\/+$/, '');
+      items = items.filter((p) => p.cgroups.some((c) => c.path === (under || '/') || c.path.startsWith(`${under}/`)));
+    }
+    return items;
+  }
+
+  async list(query: ProcessListQuery): Promise<Page<ProcessModel>> {
+    return paginate(await this.all(query), query.limit, query.cursor);
+  }
+
+  /** One process, read now from its own /proc files (no scan). */
+  one(pid: number): ProcessModel {
+    return toProcessModel(readProcessRecord(pid, this.config.procRoot, this.clock, readUserNames()));
+  }
+
+  detail(pid: number): ProcessDetailModel {
+    return { ...this.one(pid), status: this.status(pid), ancestors: this.ancestors(pid) };
+  }
+
+  status(pid: number): ProcessStatusModel {
+    const s = readProcessStatus(pid, { procRoot: this.config.procRoot });
+    return { stateName: s.stateName, tgid: s.tgid, uid: s.uid, gid: s.gid, seccomp: s.seccomp, noNewPrivs: s.noNewPrivs };
+  }
+
+  /** The parent chain, parent first, as `pstree -s` shows it; stops where a parent has exited. */
+  ancestors(pid: number): AncestorModel[] {
+    const out: AncestorModel[] = [];
+    let ppid = readProcessStat(pid, { procRoot: this.config.procRoot }).ppid;
+    while (ppid > 0 && out.length < MAX_ANCESTORS) {
+      try {
+        const stat = readProcessStat(ppid, { procRoot: this.config.procRoot });
+        out.push({ pid: ppid, comm: stat.comm, cmdline: readProcessCmdline(ppid, { procRoot: this.config.procRoot }) });
+        ppid = stat.ppid;
+      } catch (err) {
+        if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') break;
+        throw err;
+      }
+    }
+    return out;
+  }
+
+  /** Keys for everyone allowed here; values only for an admin who asks (the route audits it). */
+  environ(pid: number, reveal: boolean, caller: Caller): EnvironmentModel {
+    if (reveal && caller.role !== 'admin') {
+      throw new NsgateError('FORBIDDEN', `environment values need the admin role; ${caller.name} has ${caller.role}`, { required: 'admin' });
+    }
+    const variables = readProcessEnviron(pid, { procRoot: this.config.procRoot });
+    return { pid, revealed: reveal, variables: variables.map((v) => ({ key: v.key, value: reveal ? v.value : null })) };
+  }
+}
