@@ -1,0 +1,12 @@
+export * from './cpuset.js';
+export * from './driver.js';
+export { CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, CgroupDir, CgroupFiles, type CgroupFilesOptions } from './files.js';
+export { type LimitsInput, parseLimitsInput } from './limits.js';
+export * from './mounts.js';
+export { cgroupMutex, KeyedMutex } from './mutex.js';
+export * from './parse.js';
+export * from './paths.js';
+export * from './system.js';
+export * from './units.js';
+export { V1Driver } from './v1.js';
+export { V2Driver } from './v2.js';

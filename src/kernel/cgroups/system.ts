@@ -1,0 +1,516 @@
+import { NsgateError } from '../errors.js';
+import { type HostTopology, readHostTopology } from './cpuset.js';
+import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChange, SetLimitsOptions, StatGroup, Stats } from './driver.js';
+import { CgroupFiles } from './files.js';
+import { sleep } from './journal.js';
+import { parseLimitsInput } from './limits.js';
+import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, readCgroupMounts } from './mounts.js';
+import { cgroupMutex, type KeyedMutex } from './mutex.js';
+import { assertManaged, DEFAULT_MANAGED_CGROUPS, isManaged, joinCgroupPath, normalizeManagedPrefixes, parseCgroupPath, pathChain } from './paths.js';
+import { processAlive, readProcessBrief } from './procs.js';
+import { V1Driver } from './v1.js';
+import { V2Driver } from './v2.js';
+
+export interface CgroupSystemOptions {
+  /** The mounted hierarchies (readCgroupMounts(), or a fixture's). */
+  hierarchies: readonly CgroupHierarchy[];
+  /** NSGATE_MANAGED_CGROUPS: where changes are allowed. Default ["/nsgate"]. */
+  managed?: readonly string[];
+  /** A plain folder tree standing in for cgroupfs (unit tests): no statfs checks. Default false. */
+  fixture?: boolean;
+  /** Default "/proc". */
+  procRoot?: string;
+  /** Where the online CPU and node lists are read from. Default "/sys". */
+  sysRoot?: string;
+  /** The host's CPUs and memory nodes; read from sysRoot when not given. */
+  topology?: HostTopology;
+  /** Serializes changes per cgroup path; default one shared by the whole process. */
+  mutex?: KeyedMutex;
+  /** How a process is signalled when a cgroup is killed without cgroup.kill; default process.kill. */
+  sendSignal?: (pid: number, signal: NodeJS.Signals) => void;
+}
+
+export interface CgroupNode {
+  path: string;
+  /** 0 for the `under` cgroup itself. */
+  depth: number;
+  controllers: string[];
+  /** Distinct pids across every hierarchy the cgroup is in. */
+  processCount: number;
+}
+
+export interface CgroupTree {
+  items: CgroupNode[];
+  /** True when maxNodes cut the walk short. */
+  truncated: boolean;
+}
+
+export interface CgroupInfo {
+  path: string;
+  /** The hierarchies it exists in ("memory", "cpu", "unified", "name=systemd"). */
+  hierarchies: string[];
+  controllers: string[];
+  limits: Limits;
+  stats: Stats;
+  processes: number[];
+  freezer: FreezeState | null;
+}
+
+export interface LimitsUpdate {
+  before: Limits;
+  after: Limits;
+}
+
+export interface CreateOptions {
+  /** Limits to set right after creation (a LimitsInput: "64M", "max", ...). A refused limit removes what was created. */
+  limits?: unknown;
+}
+
+export interface MoveResult {
+  path: string;
+  pid: number;
+  hierarchies: string[];
+}
+
+export interface KillResult {
+  path: string;
+  /** True when v2 cgroup.kill did the work. */
+  viaCgroupKill: boolean;
+  /** Pids nsgate signalled itself (v1, or leftovers v2 did not cover). */
+  signalled: number[];
+}
+
+export interface ListOptions {
+  under?: string;
+  /** How many levels below `under`; 0 = only `under`. Default 1. */
+  depth?: number;
+  /** Stop after this many nodes. Default 10000. */
+  maxNodes?: number;
+}
+
+const LIMIT_FEATURE: Record<LimitGroup, Feature> = { memory: 'memory', cpu: 'cpu', pids: 'pids', cpuset: 'cpuset' };
+const STAT_FEATURES: Record<StatGroup, Feature[]> = {
+  memory: ['memory'],
+  cpu: ['cpuacct', 'cpu'],
+  pids: ['pids'],
+  io: ['io'],
+  pressure: ['pressure'],
+};
+const ALL_LIMIT_GROUPS: ReadonlySet<LimitGroup> = new Set(Object.keys(LIMIT_FEATURE) as LimitGroup[]);
+const ALL_STAT_GROUPS: ReadonlySet<StatGroup> = new Set(Object.keys(STAT_FEATURES) as StatGroup[]);
+const MAX_DEPTH = 64;
+
+/**
+ * The cgroup layer's public face: one vocabulary over whatever the host mounts. It routes each
+ * item to the hierarchy that has it (on a hybrid host: the v1 controllers for limits and most
+ * stats, the unified tree for pressure and cgroup.kill), creates, joins and removes cgroups in
+ * every hierarchy, and serializes changes per cgroup. Every change is refused outside the
+ * managed cgroups, validated before the first write, and undone when it fails half-way.
+ */
+export class CgroupSystem {
+  readonly hierarchies: readonly CgroupHierarchy[];
+  readonly mode: CgroupMode;
+  readonly managed: readonly string[];
+  readonly drivers: readonly CgroupDriver[];
+  readonly files: CgroupFiles;
+  private readonly procRoot: string;
+  private readonly sysRoot: string;
+  private hostTopology: HostTopology | undefined;
+  private readonly mutex: KeyedMutex;
+  private readonly sendSignal: (pid: number, signal: NodeJS.Signals) => void;
+
+  constructor(options: CgroupSystemOptions) {
+    this.hierarchies = [...options.hierarchies];
+    this.mode = cgroupModeOf(this.hierarchies);
+    this.managed = normalizeManagedPrefixes(options.managed ?? DEFAULT_MANAGED_CGROUPS);
+    this.procRoot = options.procRoot ?? '/proc';
+    this.sysRoot = options.sysRoot ?? '/sys';
+    this.hostTopology = options.topology;
+    this.mutex = options.mutex ?? cgroupMutex;
+    this.sendSignal = options.sendSignal ?? ((pid, signal) => process.kill(pid, signal));
+    this.files = new CgroupFiles({ managed: this.managed, fixture: options.fixture, procRoot: this.procRoot });
+    const drivers: CgroupDriver[] = [];
+    const v1 = this.hierarchies.filter((h) => h.version === 1);
+    if (v1.length) drivers.push(new V1Driver(v1, this.files));
+    const v2 = this.hierarchies.find((h) => h.version === 2);
+    if (v2) drivers.push(new V2Driver(v2, this.files));
+    this.drivers = drivers;
+  }
+
+  /** The layer for this host: hierarchies from /proc/self/mountinfo. */
+  static fromHost(options: Omit<CgroupSystemOptions, 'hierarchies'> = {}): CgroupSystem {
+    return new CgroupSystem({ ...options, hierarchies: readCgroupMounts(options.procRoot) });
+  }
+
+  topology(): HostTopology {
+    this.hostTopology ??= readHostTopology(this.sysRoot);
+    return this.hostTopology;
+  }
+
+  isManaged(path: string): boolean {
+    return isManaged(parseCgroupPath(path), this.managed);
+  }
+
+  /** The drivers that can serve a feature, v1 first (on hybrid hosts the controllers live there). */
+  private driversWith(feature: Feature): CgroupDriver[] {
+    return this.drivers.filter((d) => d.features.has(feature));
+  }
+
+  private presentIn(path: string): CgroupHierarchy[] {
+    return this.drivers.flatMap((d) => d.presentIn(path));
+  }
+
+  private requireExists(path: string): CgroupHierarchy[] {
+    const present = this.presentIn(path);
+    if (present.length === 0) throw new NsgateError('CGROUP_NOT_FOUND', `cgroup ${path} does not exist`, { path });
+    return present;
+  }
+
+  // ---- reads ---------------------------------------------------------------------------
+
+  exists(pathInput: string): boolean {
+    return this.presentIn(parseCgroupPath(pathInput)).length > 0;
+  }
+
+  readLimits(pathInput: string): Limits {
+    const path = parseCgroupPath(pathInput);
+    this.requireExists(path);
+    return this.limitsOf(path);
+  }
+
+  private limitsOf(path: string): Limits {
+    const limits: Limits = {};
+    for (const group of ALL_LIMIT_GROUPS) {
+      for (const driver of this.driversWith(LIMIT_FEATURE[group])) {
+        const got = driver.readLimits(path, new Set([group]))[group];
+        if (got) {
+          (limits as Record<string, unknown>)[group] = got;
+          break;
+        }
+      }
+    }
+    return limits;
+  }
+
+  readStats(pathInput: string): Stats {
+    const path = parseCgroupPath(pathInput);
+    this.requireExists(path);
+    return this.statsOf(path);
+  }
+
+  private statsOf(path: string): Stats {
+    const stats: Record<string, Record<string, unknown>> = {};
+    for (const group of ALL_STAT_GROUPS) {
+      const drivers = this.drivers.filter((d) => STAT_FEATURES[group].some((f) => d.features.has(f)));
+      for (const driver of drivers) {
+        const got = driver.readStats(path, new Set([group]))[group] as Record<string, unknown> | undefined;
+        if (!got) continue;
+        // Field by field, the first driver that knows a value wins (v1 cpuacct usage, v2 fills the gaps).
+        const into = (stats[group] ??= {});
+        for (const [key, value] of Object.entries(got)) if (into[key] === undefined || into[key] === null) into[key] = value;
+      }
+    }
+    return stats as Stats;
+  }
+
+  processes(pathInput: string): number[] {
+    const path = parseCgroupPath(pathInput);
+    this.requireExists(path);
+    return this.processesOf(path);
+  }
+
+  private processesOf(path: string): number[] {
+    const pids = new Set<number>();
+    for (const d of this.drivers) for (const pid of d.processes(path)) pids.add(pid);
+    return [...pids].sort((a, b) => a - b);
+  }
+
+  private controllersOf(path: string): string[] {
+    return [...new Set(this.drivers.flatMap((d) => d.controllersOf(path)))].sort();
+  }
+
+  freezeState(pathInput: string): FreezeState | null {
+    const path = parseCgroupPath(pathInput);
+    for (const d of this.driversWith('freezer')) {
+      const state = d.freezeState(path);
+      if (state) return state;
+    }
+    return null;
+  }
+
+  /** One cgroup: where it exists, its controllers, limits, stats, processes and freezer state. */
+  get(pathInput: string): CgroupInfo {
+    const path = parseCgroupPath(pathInput);
+    const present = this.requireExists(path);
+    return {
+      path,
+      hierarchies: present.map(hierarchyLabel),
+      controllers: this.controllersOf(path),
+      limits: this.limitsOf(path),
+      stats: this.statsOf(path),
+      processes: this.processesOf(path),
+      freezer: this.freezeState(path),
+    };
+  }
+
+  /** The tree below `under` (breadth first, paths sorted per level), each node with controllers and process count. */
+  list(options: ListOptions = {}): CgroupTree {
+    const under = parseCgroupPath(options.under ?? '/');
+    const depth = options.depth ?? 1;
+    if (!Number.isSafeInteger(depth) || depth < 0 || depth > MAX_DEPTH) {
+      throw new NsgateError('VALIDATION_FAILED', `depth must be between 0 and ${MAX_DEPTH}`, { depth });
+    }
+    const maxNodes = options.maxNodes ?? 10_000;
+    this.requireExists(under);
+    const items: CgroupNode[] = [];
+    let level = [under];
+    for (let d = 0; d <= depth && level.length; d++) {
+      const next: string[] = [];
+      for (const path of level) {
+        if (items.length >= maxNodes) return { items, truncated: true };
+        items.push({ path, depth: d, controllers: this.controllersOf(path), processCount: this.processesOf(path).length });
+        if (d < depth) {
+          const names = new Set(this.drivers.flatMap((drv) => drv.childrenOf(path)));
+          for (const name of [...names].sort()) next.push(joinCgroupPath(path, name));
+        }
+      }
+      level = next;
+    }
+    return { items, truncated: false };
+  }
+
+  // ---- changes -------------------------------------------------------------------------
+
+  /** Validates, writes in the order that always succeeds, reads back: {before, after} as the kernel has them. */
+  async setLimits(pathInput: string, input: unknown, options: SetLimitsOptions = {}): Promise<LimitsUpdate> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    const change = parseLimitsInput(input, this.topology());
+    const plan = this.planChange(path, change);
+    return this.mutex.run(path, async () => {
+      this.requireExists(path);
+      const before = this.limitsOf(path);
+      await this.applyPlan(path, plan, before, options);
+      return { before, after: this.limitsOf(path) };
+    });
+  }
+
+  private planChange(path: string, change: LimitsChange): Map<CgroupDriver, LimitsChange> {
+    const plan = new Map<CgroupDriver, LimitsChange>();
+    for (const group of Object.keys(change) as LimitGroup[]) {
+      const part = change[group];
+      if (!part || Object.values(part).every((v) => v === undefined)) continue;
+      const driver = this.driversWith(LIMIT_FEATURE[group])[0];
+      if (!driver) {
+        throw new NsgateError('CONTROLLER_UNAVAILABLE', `no ${LIMIT_FEATURE[group]} controller is mounted on this host`, { path, controller: LIMIT_FEATURE[group] });
+      }
+      const forDriver = plan.get(driver) ?? {};
+      (forDriver as Record<string, unknown>)[group] = part;
+      plan.set(driver, forDriver);
+    }
+    return plan;
+  }
+
+  private async applyPlan(path: string, plan: Map<CgroupDriver, LimitsChange>, before: Limits, options: SetLimitsOptions): Promise<void> {
+    const done: [CgroupDriver, LimitsChange][] = [];
+    try {
+      for (const [driver, part] of plan) {
+        await driver.writeLimits(path, part, options);
+        done.push([driver, part]);
+      }
+    } catch (err) {
+      // Each driver undoes its own writes; here the drivers that had finished are put back too.
+      for (const [driver, part] of done.reverse()) {
+        await driver.writeLimits(path, restoreOf(before, part, driver.version), { force: true }).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * mkdir in every hierarchy, creating missing managed ancestors too; then the optional limits.
+   * Validation happens before the first mkdir; any failure removes every directory this call made.
+   */
+  async create(pathInput: string, options: CreateOptions = {}): Promise<CgroupInfo> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    const change = options.limits === undefined ? undefined : parseLimitsInput(options.limits, this.topology());
+    const plan = change ? this.planChange(path, change) : undefined;
+    await this.mutex.run(path, async () => {
+      const present = this.presentIn(path);
+      if (present.length) {
+        throw new NsgateError('CGROUP_EXISTS', `cgroup ${path} already exists`, { path, hierarchies: present.map(hierarchyLabel) });
+      }
+      const made: [CgroupDriver, string, CgroupHierarchy[]][] = [];
+      try {
+        for (const p of pathChain(path)) {
+          const complete = this.drivers.every((d) => d.presentIn(p).length === d.hierarchies.length);
+          if (complete && p !== path) continue;
+          if (!isManaged(p, this.managed)) {
+            throw new NsgateError('CGROUP_NOT_FOUND', `parent cgroup ${p} does not exist in every hierarchy, and it is not nsgate's to create`, { path: p });
+          }
+          for (const d of this.drivers) {
+            const hs = await d.create(p);
+            made.push([d, p, hs]);
+            if (hs.length) await d.prepare(p);
+          }
+        }
+        if (plan) await this.applyPlan(path, plan, {}, {});
+      } catch (err) {
+        for (const [d, p, hs] of made.reverse()) await d.remove(p, hs).catch(() => undefined);
+        throw err;
+      }
+    });
+    return this.get(path);
+  }
+
+  /** rmdir in every hierarchy. Refused with CGROUP_NOT_EMPTY while it has processes or child cgroups. */
+  async delete(pathInput: string): Promise<void> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    await this.mutex.run(path, async () => {
+      this.requireExists(path);
+      const children = [...new Set(this.drivers.flatMap((d) => d.childrenOf(path)))];
+      if (children.length) {
+        throw new NsgateError('CGROUP_NOT_EMPTY', `cgroup ${path} has child cgroups; remove them first`, { path, children: children.sort() });
+      }
+      const live = this.processesOf(path).filter((pid) => processAlive(this.procRoot, pid));
+      if (live.length) {
+        throw new NsgateError('CGROUP_NOT_EMPTY', `cgroup ${path} still has ${live.length} process(es); move or kill them first`, { path, processes: live });
+      }
+      for (const d of this.drivers) await d.remove(path);
+    });
+  }
+
+  /** Writes the pid to cgroup.procs in every hierarchy the cgroup is in (v2 first: it is the one that can refuse). */
+  async moveProcess(pathInput: string, pid: number): Promise<MoveResult> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new NsgateError('VALIDATION_FAILED', `not a process id: ${pid}`, { pid });
+    return this.mutex.run(path, async () => {
+      const present = this.requireExists(path);
+      const brief = readProcessBrief(this.procRoot, pid);
+      if (!brief) throw new NsgateError('PROCESS_NOT_FOUND', `process ${pid} does not exist`, { pid });
+      if (brief.kernelThread) throw new NsgateError('KERNEL_THREAD', `process ${pid} is a kernel thread; the kernel does not move those`, { pid });
+      for (const d of [...this.drivers].sort((a, b) => b.version - a.version)) await d.movePid(path, pid);
+      return { path, pid, hierarchies: present.map(hierarchyLabel) };
+    });
+  }
+
+  /** Freezes and waits until the kernel reports frozen (v1 freezer.state FROZEN, v2 cgroup.events frozen 1). */
+  async freeze(pathInput: string, options: { timeoutMs?: number } = {}): Promise<FreezeState> {
+    return this.freezer(pathInput, 'freeze', options);
+  }
+
+  async thaw(pathInput: string, options: { timeoutMs?: number } = {}): Promise<FreezeState> {
+    return this.freezer(pathInput, 'thaw', options);
+  }
+
+  private async freezer(pathInput: string, action: 'freeze' | 'thaw', options: { timeoutMs?: number }): Promise<FreezeState> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    return this.mutex.run(path, async () => {
+      this.requireExists(path);
+      const driver = this.driversWith('freezer').find((d) => d.freezeState(path) !== null);
+      if (!driver) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no freezer`, { path });
+      await driver[action](path, options);
+      return driver.freezeState(path) ?? (action === 'freeze' ? 'frozen' : 'thawed');
+    });
+  }
+
+  /**
+   * Kills every process of the cgroup and its descendants: v2 cgroup.kill where the cgroup has
+   * it, then SIGKILL to each pid still listed (v1, or processes outside the unified tree), with
+   * the v1 freezer holding them still so none can fork or exit-and-be-reused meanwhile.
+   * Repeats until nothing is left alive, or answers CGROUP_BUSY after timeoutMs.
+   */
+  async kill(pathInput: string, options: { timeoutMs?: number } = {}): Promise<KillResult> {
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    const timeoutMs = options.timeoutMs ?? 5000;
+    return this.mutex.run(path, async () => {
+      this.requireExists(path);
+      const result: KillResult = { path, viaCgroupKill: false, signalled: [] };
+      const v2 = this.driversWith('kill').find((d) => d.presentIn(path).length > 0);
+      if (v2) {
+        try {
+          await v2.kill(path);
+          result.viaCgroupKill = true;
+        } catch (err) {
+          if (!(err instanceof NsgateError && err.code === 'CONTROLLER_UNAVAILABLE')) throw err;
+        }
+      }
+      const signalled = new Set<number>();
+      const until = Date.now() + timeoutMs;
+      for (let round = 0; ; round++) {
+        const alive = this.subtreePids(path).filter((pid) => processAlive(this.procRoot, pid));
+        if (alive.length === 0) break;
+        if (Date.now() > until) {
+          throw new NsgateError('CGROUP_BUSY', `cgroup ${path} still has live processes after ${timeoutMs} ms`, { path, remaining: alive });
+        }
+        // Give cgroup.kill a moment before signalling one by one.
+        if (!(result.viaCgroupKill && round < 5)) await this.signalFrozen(path, alive, signalled);
+        await sleep(20);
+      }
+      result.signalled = [...signalled].sort((a, b) => a - b);
+      return result;
+    });
+  }
+
+  /** SIGKILL to each pid while the v1 freezer holds the cgroup (a frozen task dies as soon as it is thawed). */
+  private async signalFrozen(path: string, pids: number[], signalled: Set<number>): Promise<void> {
+    const freezer = this.drivers.find((d) => d.version === 1 && d.features.has('freezer') && d.freezeState(path) !== null);
+    const wasFrozen = freezer?.freezeState(path) === 'frozen';
+    if (freezer && !wasFrozen) await freezer.freeze(path, { timeoutMs: 1000 }).catch(() => undefined);
+    try {
+      // Re-read under the freezer: the list cannot change any more.
+      const alive = freezer ? this.subtreePids(path).filter((pid) => processAlive(this.procRoot, pid)) : pids;
+      for (const pid of alive) {
+        try {
+          this.sendSignal(pid, 'SIGKILL');
+          signalled.add(pid);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
+    } finally {
+      if (freezer) await freezer.thaw(path, { timeoutMs: 1000 }).catch(() => undefined);
+    }
+  }
+
+  private subtreePids(path: string, budget = { nodes: 10_000 }): number[] {
+    const pids = new Set(this.processesOf(path));
+    if (--budget.nodes <= 0) return [...pids];
+    for (const name of new Set(this.drivers.flatMap((d) => d.childrenOf(path)))) {
+      for (const pid of this.subtreePids(joinCgroupPath(path, name), budget)) pids.add(pid);
+    }
+    return [...pids];
+  }
+}
+
+/** The "before" values of the fields a change touched, to put them back (shares on v1, weight on v2: exact there). */
+function restoreOf(before: Limits, part: LimitsChange, version: 1 | 2): LimitsChange {
+  const restore: LimitsChange = {};
+  if (part.memory && before.memory) {
+    restore.memory = {};
+    if (part.memory.max !== undefined || part.memory.swapMax !== undefined) {
+      restore.memory.max = before.memory.max;
+      restore.memory.swapMax = before.memory.swapMax;
+    }
+    if (part.memory.high !== undefined && version === 2) restore.memory.high = before.memory.high;
+  }
+  if (part.cpu && before.cpu) {
+    restore.cpu = {};
+    if (part.cpu.quotaUs !== undefined || part.cpu.periodUs !== undefined) {
+      restore.cpu.quotaUs = before.cpu.quotaUs;
+      restore.cpu.periodUs = before.cpu.periodUs;
+    }
+    if (part.cpu.weight !== undefined || part.cpu.shares !== undefined) {
+      if (version === 1) restore.cpu.shares = before.cpu.shares;
+      else restore.cpu.weight = before.cpu.weight;
+    }
+  }
+  if (part.pids && before.pids) restore.pids = { max: before.pids.max };
+  if (part.cpuset && before.cpuset) restore.cpuset = { ...before.cpuset };
+  return restore;
+}
