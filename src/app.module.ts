@@ -17,6 +17,7 @@ import { HealthModule } from './health/health.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { loggerOptions } from './logging.js';
+import { CgroupsModule } from './cgroups/cgroups.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NamespacesModule } from './namespaces/namespaces.module.js';
 import { ProcessesModule } from './processes/processes.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         ProcfsModule,
         ProcessesModule,
         NamespacesModule,
+        CgroupsModule,
         SecurityModule,
       ],
       providers: [

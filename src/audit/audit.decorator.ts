@@ -4,7 +4,8 @@ import type { HandlerInput } from '../common/request-context.js';
 export const AUDIT_KEY = 'nsgate:audit';
 
 export interface AuditSpec {
-  action: string;
+  /** A name like "cgroup.setLimits"; a function where one route serves several actions. */
+  action: string | ((input: HandlerInput) => string);
   target: (input: HandlerInput) => string;
   /** Audit only when this holds (e.g. a read that reveals secrets); default: always. */
   when?: (input: HandlerInput) => boolean;
@@ -14,6 +15,6 @@ export interface AuditSpec {
  * Marks a handler as a mutation (or a sensitive read): every call, allowed or refused,
  * is written to the audit log before the response, in two stages.
  */
-export function Audit(action: string, target: AuditSpec['target'], when?: AuditSpec['when']) {
+export function Audit(action: AuditSpec['action'], target: AuditSpec['target'], when?: AuditSpec['when']) {
   return SetMetadata(AUDIT_KEY, { action, target, when } satisfies AuditSpec);
 }

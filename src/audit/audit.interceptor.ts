@@ -1,7 +1,7 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, concatMap, from, type Observable, switchMap } from 'rxjs';
-import { safeTarget } from '../auth/auth.guard.js';
+import { actionOf, safeTarget } from '../auth/auth.guard.js';
 import { toNsgateError } from '../common/errors.js';
 import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
 import { AUDIT_KEY, type AuditSpec } from './audit.decorator.js';
@@ -28,7 +28,7 @@ export class AuditInterceptor implements NestInterceptor {
     const base = {
       requestId: requestIdOf(req),
       caller: req.caller ?? null,
-      action: spec.action,
+      action: actionOf(spec, input),
       target: safeTarget(spec, input),
     };
     return from(this.audit.record({ ...base, stage: 'received', result: 'allowed', request: input.body ?? null })).pipe(

@@ -50,13 +50,22 @@ export class AuthGuard implements CanActivate {
     await this.audit.record({
       requestId: requestIdOf(requestOf(context)),
       caller,
-      action: spec.action,
+      action: actionOf(spec, input),
       target: safeTarget(spec, input),
       stage: 'completed',
       result: 'denied',
       errorCode: err.code,
       request: input.body ?? null,
     });
+  }
+}
+
+export function actionOf(spec: AuditSpec, input: Parameters<AuditSpec['target']>[0]): string {
+  if (typeof spec.action === 'string') return spec.action;
+  try {
+    return spec.action(input);
+  } catch {
+    return 'unknown';
   }
 }
 

@@ -1,0 +1,101 @@
+import { Args, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Audit } from '../audit/audit.decorator.js';
+import { Allow } from '../auth/auth.decorator.js';
+import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
+import { NsgateError } from '../kernel/errors.js';
+import { ProcessModel } from '../processes/process.models.js';
+import { ProcessesService } from '../processes/processes.service.js';
+import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
+import { auditTarget } from './cgroup-route.js';
+import { CgroupsService } from './cgroups.service.js';
+import { CgroupListQuery } from './dto/cgroup-list.query.js';
+import { CgroupPathArgs, CreateCgroupArgs, MoveProcessArgs, SetLimitsArgs } from './dto/limits.input.js';
+
+@Resolver(() => CgroupModel)
+export class CgroupsResolver {
+  constructor(
+    private readonly service: CgroupsService,
+    private readonly processService: ProcessesService,
+  ) {}
+
+  @Query(() => CgroupPageModel, { description: 'The cgroup tree', complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity })
+  @Allow('viewer')
+  cgroups(@Args() query: CgroupListQuery): CgroupPageModel {
+    return this.service.list(query);
+  }
+
+  @Query(() => CgroupModel, { description: 'One cgroup: limits, stats, processes' })
+  @Allow('viewer')
+  cgroup(@Args() { path }: CgroupPathArgs): CgroupInfo {
+    return this.service.get(path);
+  }
+
+  @ResolveField(() => [ProcessModel], { description: 'its processes, read now', complexity: ({ childComplexity }) => 100 * childComplexity })
+  @Allow('viewer')
+  processes(@Parent() cgroup: CgroupInfo): ProcessModel[] {
+    const out: ProcessModel[] = [];
+    for (const pid of cgroup.processes) {
+      try {
+        out.push(this.processService.one(pid));
+      } catch (err) {
+        if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
+      }
+    }
+    return out;
+  }
+
+  @Mutation(() => LimitsChangeModel, { description: 'Change limits; before and after as the kernel reads them back' })
+  @Allow('operator')
+  @Audit('cgroup.limits', auditTarget)
+  setCgroupLimits(@Args() args: SetLimitsArgs): Promise<LimitsUpdate> {
+    return this.service.setLimits(args.path, stripNulls(args.limits), args.force ?? false);
+  }
+
+  @Mutation(() => CgroupModel, { description: 'Create a managed cgroup with optional limits' })
+  @Allow('operator')
+  @Audit('cgroup.create', auditTarget)
+  createCgroup(@Args() args: CreateCgroupArgs): Promise<CgroupInfo> {
+    return this.service.create(args.path, args.limits === undefined ? undefined : stripNulls(args.limits));
+  }
+
+  @Mutation(() => CgroupActionModel)
+  @Allow('operator')
+  @Audit('cgroup.delete', auditTarget)
+  deleteCgroup(@Args() { path }: CgroupPathArgs): Promise<CgroupActionModel> {
+    return this.service.delete(path);
+  }
+
+  @Mutation(() => CgroupActionModel)
+  @Allow('operator')
+  @Audit('cgroup.processes', auditTarget)
+  moveProcess(@Args() args: MoveProcessArgs): Promise<CgroupActionModel> {
+    return this.service.move(args.path, args.pid);
+  }
+
+  @Mutation(() => CgroupActionModel)
+  @Allow('operator')
+  @Audit('cgroup.freeze', auditTarget)
+  freezeCgroup(@Args() { path }: CgroupPathArgs): Promise<CgroupActionModel> {
+    return this.service.freeze(path);
+  }
+
+  @Mutation(() => CgroupActionModel)
+  @Allow('operator')
+  @Audit('cgroup.thaw', auditTarget)
+  thawCgroup(@Args() { path }: CgroupPathArgs): Promise<CgroupActionModel> {
+    return this.service.thaw(path);
+  }
+
+  @Mutation(() => CgroupActionModel)
+  @Allow('operator')
+  @Audit('cgroup.kill', auditTarget)
+  killCgroup(@Args() { path }: CgroupPathArgs): Promise<CgroupActionModel> {
+    return this.service.kill(path);
+  }
+}
+
+/** GraphQL hands absent input fields over as undefined but explicit nulls as null: both mean "leave it". */
+function stripNulls(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, stripNulls(v)]));
+}
