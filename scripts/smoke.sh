@@ -6,13 +6,13 @@
 #
 # usage: scripts/smoke.sh [NODE_BINARY]       (default: node on PATH)
 #   env: DOCKER_HOST (default: the private test engine, unix:///run/nsgate-test/docker.sock;
-#        never the system engine); SMOKE_TIMEOUT seconds to wait for /healthz (default 30)
+#        never the system engine); SMOKE_TIMEOUT seconds to wait for /healthz (default 60)
 # Needs `npm run build` first. Exit status 0 when every check passes.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 node_bin="${1:-node}"
-timeout_s="${SMOKE_TIMEOUT:-30}"
+timeout_s="${SMOKE_TIMEOUT:-60}"
 export DOCKER_HOST="${DOCKER_HOST:-unix:///run/nsgate-test/docker.sock}"
 
 # True while pid $1 runs (an exited child stays a zombie until waited for; kill -0 still works on it).
