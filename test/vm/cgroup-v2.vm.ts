@@ -1,37 +1,62 @@
-// The cgroup v2 checks of test/vm/guest/cgroup-v2.mjs, run inside a real cgroup v2 kernel
-// with every controller (qemu, tcg). One VM boot runs all cases; each case is one test here.
+// cgroup v2 on a real kernel with every controller (qemu, tcg): one VM boot runs
+//   - kernel: plain-fs checks of the v2 files (test/vm/guest/kernel-cases.mjs);
+//   - driver: nsgate's CgroupSystem, with the v2-only cases (test/vm/guest/v2-host-cases.mjs)
+//     and the shared vocabulary cases (test/shared/cgroup-driver-cases.ts, compiled for the guest).
+// Each case the guest reports is one test here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cases } from './guest/cgroup-v2.mjs';
-import { describeRun, runInVm, type VmRunResult } from './run-in-vm.js';
+import { cgroupDriverCases } from '../shared/cgroup-driver-cases.js';
+import { compileForGuest } from './compile-guest.js';
+import { cases as kernelCases } from './guest/kernel-cases.mjs';
+import { v2HostCases } from './guest/v2-host-cases.mjs';
+import { describeRun, runInVm, type VmCaseResult, type VmRunResult } from './run-in-vm.js';
 
-describe('cgroup v2 on a real kernel (qemu)', () => {
-  let run: VmRunResult;
+const ENTRY = 'test/vm/guest/main.mjs';
+const GUEST_SCRIPTS = ['test/vm/guest/main.mjs', 'test/vm/guest/protocol.mjs', 'test/vm/guest/kernel-cases.mjs', 'test/vm/guest/v2-host-cases.mjs'];
 
-  beforeAll(async () => {
-    run = await runInVm({
-      entry: 'test/vm/guest/cgroup-v2.mjs',
-      files: ['test/vm/guest/cgroup-v2.mjs'],
-    });
-  });
+let run: VmRunResult;
 
-  afterAll(() => {
-    if (!run) return;
-    const details = run.cases.map((c) => ({ ...c }));
-    console.log(`vm timings: ${JSON.stringify(run.timings)}\n${details.map((d) => JSON.stringify(d)).join('\n')}`);
-  });
+beforeAll(async () => {
+  const compiled = await compileForGuest(['src/kernel/cgroups/index.ts', 'test/shared/cgroup-driver-cases.ts']);
+  run = await runInVm({ entry: ENTRY, files: [...GUEST_SCRIPTS, ...compiled.files] });
+  run.timings = { ...run.timings, prepareMs: run.timings.prepareMs + compiled.ms };
+});
 
-  it('the guest ran every case to the end', () => {
-    expect(run.rc, describeRun(run)).not.toBeNull();
-    const reported = new Set(run.cases.map((c) => c.case));
-    const unreported = cases.map((c) => c.name).filter((n) => !reported.has(n));
-    expect(unreported, describeRun(run)).toEqual([]);
-  });
+afterAll(() => {
+  if (!run) return;
+  const lines = run.cases.map((c) => JSON.stringify(c));
+  console.log(`vm timings: ${JSON.stringify(run.timings)} log: ${run.logFile}\n${lines.join('\n')}`);
+});
 
-  for (const c of cases) {
-    it(c.name, () => {
-      const result = run.cases.find((r) => r.case === c.name);
+function reported(suite: string, name: string): VmCaseResult | undefined {
+  return run.cases.find((c) => c.suite === suite && c.case === name);
+}
+
+function caseTests(suite: string, names: string[]): void {
+  for (const name of names) {
+    it(name, () => {
+      const result = reported(suite, name);
       expect(result, `the guest did not report this case\n${describeRun(run)}`).toBeDefined();
-      expect(result!.ok, `${c.name}: ${result!.error}\n${JSON.stringify(result)}`).toBe(true);
+      expect(result!.ok, `${name}: ${result!.error}\n${JSON.stringify(result)}`).toBe(true);
     });
   }
+}
+
+describe('cgroup v2 on a real kernel (qemu)', () => {
+  it('the guest ran every case to the end', () => {
+    expect(run.rc, describeRun(run)).not.toBeNull();
+    const expected = [
+      ...kernelCases.map((c) => `kernel: ${c.name}`),
+      ...[...v2HostCases, ...cgroupDriverCases].map((c) => `driver: ${c.name}`),
+    ];
+    const got = new Set(run.cases.map((c) => `${c.suite}: ${c.case}`));
+    expect(expected.filter((n) => !got.has(n)), describeRun(run)).toEqual([]);
+    const unexpected = [...got].filter((n) => !expected.includes(n));
+    expect(unexpected, describeRun(run)).toEqual([]);
+  });
+
+  describe('kernel files (plain fs)', () => caseTests('kernel', kernelCases.map((c) => c.name)));
+
+  describe('driver on v2 (v2-only cases)', () => caseTests('driver', v2HostCases.map((c) => c.name)));
+
+  describe('driver on v2 (shared vocabulary cases)', () => caseTests('driver', cgroupDriverCases.map((c) => c.name)));
 });

@@ -1,6 +1,7 @@
 // Boots the cgroup v2 kernel under qemu (tcg) with a test entry script and returns what the
 // guest printed between its markers. The guest protocol: the entry script prints one JSON
-// line per test case, {"case": name, "ok": boolean, "error"?: string, ...details}; /init
+// line per test case, {"suite"?: name, "case": name, "ok": boolean, "error"?: string,
+// ...details}; /init
 // prints the markers and the script's exit code, then powers off.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,8 @@ import { buildInitramfs, repoRoot, type InitramfsFile } from '../../scripts/vm/b
 const execFileAsync = promisify(execFile);
 
 export interface VmCaseResult {
+  /** Which group of cases it belongs to, when the guest runs several. */
+  suite?: string;
   case: string;
   ok: boolean;
   error?: string;

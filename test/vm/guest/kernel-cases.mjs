@@ -1,13 +1,13 @@
-// Runs inside the VM (see test/vm/run-in-vm.ts): checks, with plain fs calls, every cgroup v2
-// operation the driver relies on, against a real kernel with all controllers. Prints one JSON
-// line per case. The host imports `cases` only for their names.
+// Kernel facts, checked inside the VM with plain fs calls (never through nsgate's code): every
+// cgroup v2 operation the driver relies on, on a real kernel with all controllers. Each case's
+// run(detail) fills `detail` with what it saw. main.mjs runs them; the host imports `cases`
+// only for their names.
 //
 // Each case gets its own cgroup under /sys/fs/cgroup/nsgate/, so one failure does not
 // cascade, and removes it afterwards.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 const ROOT = process.env.NSGATE_CGROUP_ROOT ?? '/sys/fs/cgroup';
 const PARENT = path.join(ROOT, 'nsgate');
@@ -346,28 +346,7 @@ export const cases = [
   },
 ];
 
-async function main() {
-  let failed = 0;
-  for (const c of cases) {
-    const detail = {};
-    const t0 = Date.now();
-    try {
-      await c.run(detail);
-      console.log(JSON.stringify({ case: c.name, ok: true, ms: Date.now() - t0, ...detail }));
-    } catch (e) {
-      failed++;
-      const error = e instanceof Error ? `${e.message}${e.code ? ` (${e.code})` : ''}` : String(e);
-      console.log(JSON.stringify({ case: c.name, ok: false, error, ms: Date.now() - t0, ...detail }));
-    }
-  }
-  try {
-    if (fs.existsSync(PARENT)) fs.rmdirSync(PARENT);
-  } catch (e) {
-    console.log(`cleanup: ${e.message}`);
-  }
-  process.exitCode = failed ? 1 : 0;
-}
-
-if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  await main();
+/** Removes the cases' parent cgroup (each case already removed its own). */
+export function cleanupKernelCases() {
+  if (fs.existsSync(PARENT)) fs.rmdirSync(PARENT);
 }
