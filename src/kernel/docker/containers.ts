@@ -64,11 +64,16 @@ export async function listContainers(
 /**
  * One container by what a user typed, in Docker's order: the full id; else the exact name
  * (with or without the leading '/'); else a unique id prefix. Docker accepts a prefix of any
- * length; here it needs MIN_ID_PREFIX hex digits, so "a" or "1" never picks a container by
- * luck. An ambiguous prefix is CONTAINER_AMBIGUOUS (400) with the candidates; nothing is
+ * length; here it needs MIN_ID_PREFIX hex digits (options.minPrefix), so "a" or "1" never
+ * picks a container by luck. An ambiguous prefix is CONTAINER_AMBIGUOUS (400) with the candidates; nothing is
  * CONTAINER_NOT_FOUND (404).
  */
-export async function resolveContainer(engine: DockerEngine, idOrName: string): Promise<ContainerSummary> {
+export async function resolveContainer(
+  engine: DockerEngine,
+  idOrName: string,
+  options: { minPrefix?: number } = {},
+): Promise<ContainerSummary> {
+  const minPrefix = Math.max(1, options.minPrefix ?? MIN_ID_PREFIX);
   const wanted = idOrName.trim();
   const name = wanted.replace(/^\//, '');
   if (!name) throw new NsgateError('CONTAINER_NOT_FOUND', 'no container id or name given', { idOrName });
@@ -78,7 +83,7 @@ export async function resolveContainer(engine: DockerEngine, idOrName: string): 
   const byName = all.find((c) => c.name === name);
   if (byName) return byName;
   const lower = name.toLowerCase();
-  if (HEX.test(lower) && lower.length >= MIN_ID_PREFIX) {
+  if (HEX.test(lower) && lower.length >= minPrefix) {
     const matches = all.filter((c) => c.id.startsWith(lower));
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
@@ -89,7 +94,7 @@ export async function resolveContainer(engine: DockerEngine, idOrName: string): 
     }
   }
   const details: Record<string, unknown> = { idOrName };
-  if (HEX.test(lower) && lower.length < MIN_ID_PREFIX) details.hint = `an id prefix needs at least ${MIN_ID_PREFIX} hex digits`;
+  if (HEX.test(lower) && lower.length < minPrefix) details.hint = `an id prefix needs at least ${minPrefix} hex digits`;
   throw new NsgateError('CONTAINER_NOT_FOUND', `no container ${idOrName}`, details);
 }
 
