@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NsgateError } from '../errors.js';
 import { clockTicksPerSecond } from '../procfs/start-time.js';
 
 /*
@@ -86,6 +87,27 @@ export function parseProcStatCpu(text: string, ticksPerSecond: number): HostCpu 
 
 export function readHostCpu(procRoot = '/proc'): HostCpu {
   return parseProcStatCpu(readFileSync(join(procRoot, 'stat'), 'utf8'), clockTicksPerSecond());
+}
+
+/** What the sampler needs of the cgroup layer: CgroupSystem has it (readStats(path).cpu.usageNs). */
+export interface CpuUsageSource {
+  readStats(cgroupPath: string): { cpu?: { usageNs: number | null } };
+}
+
+/**
+ * The seam to the cgroup driver: a usage reader over CgroupSystem (or anything shaped like
+ * it), reading a cgroup that does not exist (any more) as null.
+ *   new CpuSampler({ readUsageNs: usageReaderFrom(CgroupSystem.fromHost()) })
+ */
+export function usageReaderFrom(source: CpuUsageSource): (cgroupPath: string) => number | null {
+  return (cgroupPath) => {
+    try {
+      return source.readStats(cgroupPath).cpu?.usageNs ?? null;
+    } catch (err) {
+      if (err instanceof NsgateError && (err.code === 'CGROUP_NOT_FOUND' || err.code === 'CGROUP_GONE')) return null;
+      throw err;
+    }
+  };
 }
 
 interface PathState {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CpuSampler, cpuPercent, parseProcStatCpu, readHostCpu, type HostCpu } from '../../../src/kernel/containers/cpu-sampler.js';
+import { CpuSampler, cpuPercent, parseProcStatCpu, readHostCpu, usageReaderFrom, type HostCpu } from '../../../src/kernel/containers/cpu-sampler.js';
+import { NsgateError } from '../../../src/kernel/errors.js';
 
 /** A fake host: a clock (ms) and cpu counters the test moves by hand. */
 function fakeHost(onlineCpus = 2) {
@@ -234,5 +235,22 @@ describe('CpuSampler', () => {
     vi.advanceTimersByTime(3000);
     expect(round).toHaveBeenCalledTimes(3);
     expect(s.running).toBe(false);
+  });
+});
+
+describe('usageReaderFrom (the seam to the cgroup layer)', () => {
+  it('reads cpu.usageNs of readStats, a missing cgroup or cpu group as null, and rethrows other errors', () => {
+    const reader = usageReaderFrom({
+      readStats: (path) => {
+        if (path === '/gone') throw new NsgateError('CGROUP_NOT_FOUND', 'no');
+        if (path === '/denied') throw new NsgateError('KERNEL_PERMISSION_DENIED', 'no');
+        if (path === '/nocpu') return {};
+        return { cpu: { usageNs: 42 } };
+      },
+    });
+    expect(reader('/docker/x')).toBe(42);
+    expect(reader('/gone')).toBeNull();
+    expect(reader('/nocpu')).toBeNull();
+    expect(() => reader('/denied')).toThrow(/no/);
   });
 });
