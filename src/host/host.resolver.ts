@@ -1,5 +1,7 @@
-import { Query, Resolver } from '@nestjs/graphql';
+import { Context, Query, Resolver } from '@nestjs/graphql';
 import { Allow } from '../auth/auth.decorator.js';
+import { perRequest } from '../common/request-cache.js';
+import type { NsgateRequest } from '../common/request-context.js';
 import { HostModel } from './host.models.js';
 import { HostService } from './host.service.js';
 
@@ -9,7 +11,8 @@ export class HostResolver {
 
   @Query(() => HostModel, { description: 'Kernel, cgroup layout, LSMs and engine of this host' })
   @Allow('viewer')
-  host(): Promise<HostModel> {
-    return this.hosts.host();
+  host(@Context('req') req: NsgateRequest): Promise<HostModel> {
+    // aliases of host in one query share one read (and one call to the engine)
+    return perRequest(req, 'host', () => this.hosts.host());
   }
 }
