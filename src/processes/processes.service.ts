@@ -3,6 +3,7 @@ import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import type { Caller } from '../auth/roles.js';
 import { type Page, paginate } from '../common/pagination.js';
+import { recogniseMemberships } from '../kernel/containers/runtimes.js';
 import { NsgateError } from '../kernel/errors.js';
 import { readProcessEnviron } from '../kernel/procfs/environ.js';
 import { NAMESPACE_TYPES } from '../kernel/procfs/namespace-types.js';
@@ -17,20 +18,11 @@ import { ProcessScanner } from '../kernel/scan/process-scanner.js';
 import type { ProcessListQuery } from './dto/process-list.query.js';
 import type { AncestorModel, EnvironmentModel, NamespaceInodesModel, ProcessDetailModel, ProcessModel, ProcessStatusModel } from './process.models.js';
 
-// REPLACE-WITH-RUNTIMES: the kernel/containers recognisers (issue 5) replace this Docker-only one.
-function recogniseContainer(paths: string[]): { runtime: string; id: string } | null {
-  for (const path of paths) {
-    const m = /\/docker\/([0-9a-f]{64})$|docker-([0-9a-f]{64})\.scope$/.exec(path);
-    if (m) return { runtime: 'docker', id: (m[1] ?? m[2])! };
-  }
-  return null;
-}
-
 /** pstree -s never needs more: pid namespaces nest at most 32 deep, and chains are short. */
 const MAX_ANCESTORS = 4096;
 
 export function toProcessModel(record: ProcessRecord): ProcessModel {
-  const container = recogniseContainer(record.cgroups.map((c) => c.path));
+  const container = recogniseMemberships(record.cgroups);
   return {
     pid: record.pid,
     ppid: record.ppid,
