@@ -26,7 +26,7 @@ export interface VmRunOptions {
   entry: string;
   /** What goes under /app in the guest (repo-relative paths or {src, dest}). */
   files: InitramfsFile[];
-  /** Kills qemu after this long. Default 300 s, or NSGATE_VM_TIMEOUT_MS. */
+  /** Kills qemu after this long. Default 450 s, or NSGATE_VM_TIMEOUT_MS. */
   timeoutMs?: number;
   /** Guest CPUs. Default 2 (cpuset tests want more than one), or NSGATE_VM_SMP. */
   smp?: number;
@@ -48,7 +48,20 @@ export interface VmRunResult {
   console: string;
   /** Where the console log was kept. */
   logFile: string;
-  timings: { prepareMs: number; bootToBeginMs: number | null; guestMs: number | null; totalMs: number };
+  timings: {
+    /** Kernel fetch/check plus initramfs build (kernelMs + initramfsMs). */
+    prepareMs: number;
+    kernelMs: number;
+    initramfsMs: number;
+    /** Whether the base (node, busybox) and project layers had to be rebuilt. */
+    initramfsBuilt: { base: boolean; project: boolean };
+    /** qemu start to the BEGIN marker: firmware, kernel boot, /init. */
+    bootToBeginMs: number | null;
+    /** BEGIN to END marker: node start and the test cases. */
+    guestMs: number | null;
+    totalMs: number;
+    [extra: string]: unknown;
+  };
 }
 
 function envInt(name: string): number | undefined {
@@ -142,13 +155,13 @@ function killOnExit(pid: number): void {
 export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   const started = Date.now();
   const kernel = await prepareKernel();
-  const files = options.files;
-  const build = buildInitramfs({ files });
+  const kernelMs = Date.now() - started;
+  const build = buildInitramfs({ files: options.files });
   const prepareMs = Date.now() - started;
 
   const nonce = randomBytes(8).toString('hex');
   const smp = options.smp ?? envInt('NSGATE_VM_SMP') ?? 2;
-  const timeoutMs = options.timeoutMs ?? envInt('NSGATE_VM_TIMEOUT_MS') ?? 300_000;
+  const timeoutMs = options.timeoutMs ?? envInt('NSGATE_VM_TIMEOUT_MS') ?? 450_000;
   const append = [
     'console=ttyS0',
     'quiet',
@@ -239,6 +252,9 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     logFile,
     timings: {
       prepareMs,
+      kernelMs,
+      initramfsMs: prepareMs - kernelMs,
+      initramfsBuilt: { base: build.baseBuilt, project: build.projectBuilt },
       bootToBeginMs: beganAt === null ? null : beganAt - bootStarted,
       guestMs: beganAt === null || endedAt === null ? null : endedAt - beganAt,
       totalMs: done - started,
