@@ -18,6 +18,7 @@ import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { loggerOptions } from './logging.js';
 import { CgroupsModule } from './cgroups/cgroups.module.js';
+import { ContainersModule } from './containers/containers.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NamespacesModule } from './namespaces/namespaces.module.js';
 import { ProcessesModule } from './processes/processes.module.js';
@@ -48,6 +49,7 @@ export class AppModule {
         ProcessesModule,
         NamespacesModule,
         CgroupsModule,
+        ContainersModule,
         SecurityModule,
       ],
       providers: [

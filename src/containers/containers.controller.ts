@@ -1,0 +1,71 @@
+import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Audit } from '../audit/audit.decorator.js';
+import { Allow } from '../auth/auth.decorator.js';
+import type { Page } from '../common/pagination.js';
+import {
+  ContainerLimitsChangeModel,
+  ContainerModel,
+  ContainerPageModel,
+  ContainerSecurityModel,
+  ContainerStatsModel,
+  ContainerTopModel,
+  type ContainerWithStatsModel,
+} from './container.models.js';
+import { ContainersService } from './containers.service.js';
+import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+
+@ApiTags('containers')
+@Controller('v1/containers')
+export class ContainersController {
+  constructor(private readonly containers: ContainersService) {}
+
+  @Get()
+  @Allow('viewer')
+  @ApiOperation({ summary: "The Docker Engine's containers, and other runtimes' found by cgroup path; ?stats=true adds each one's stats" })
+  @ApiOkResponse({ type: ContainerPageModel })
+  list(@Query() query: ContainerListQuery): Promise<Page<ContainerWithStatsModel>> {
+    return this.containers.list(query);
+  }
+
+  @Get(':idOrName')
+  @Allow('viewer')
+  @ApiOperation({ summary: 'One container (id, unique id prefix of 4+ hex digits, or name), and which namespaces it shares with whom' })
+  @ApiOkResponse({ type: ContainerModel })
+  one(@Param('idOrName') idOrName: string): Promise<ContainerModel> {
+    return this.containers.get(idOrName);
+  }
+
+  @Get(':idOrName/top')
+  @Allow('viewer')
+  @ApiOperation({ summary: "Its processes from procfs (host pid, pid inside, ppid, user, command) and init's parent chain" })
+  @ApiOkResponse({ type: ContainerTopModel })
+  top(@Param('idOrName') idOrName: string): Promise<ContainerTopModel> {
+    return this.containers.top(idOrName);
+  }
+
+  @Get(':idOrName/stats')
+  @Allow('viewer')
+  @ApiOperation({ summary: "Memory, cpu percent, pids and block I/O from the cgroup files, without Docker's one-second wait" })
+  @ApiOkResponse({ type: ContainerStatsModel })
+  stats(@Param('idOrName') idOrName: string): Promise<ContainerStatsModel> {
+    return this.containers.stats(idOrName);
+  }
+
+  @Get(':idOrName/security')
+  @Allow('viewer')
+  @ApiOperation({ summary: "Its init process's security posture, with findings (privileged, extra capabilities, seccomp off, host namespaces, engine socket, ...)" })
+  @ApiOkResponse({ type: ContainerSecurityModel })
+  security(@Param('idOrName') idOrName: string): Promise<ContainerSecurityModel> {
+    return this.containers.security(idOrName);
+  }
+
+  @Patch(':idOrName/limits')
+  @Allow('operator')
+  @Audit('container.limits', (i) => `container:${String(i.params.idOrName)}`)
+  @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel' })
+  @ApiOkResponse({ type: ContainerLimitsChangeModel })
+  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
+    return this.containers.updateLimits(idOrName, body);
+  }
+}
