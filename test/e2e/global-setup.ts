@@ -69,7 +69,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   // The lease (this pid) is taken under the engine's lock, so a teardown elsewhere cannot stop
   // the engine between "it answers" and our first use of it.
-  const engine = script('start-engine.sh', ['--lease', String(process.pid), '--mark-harness'], 120_000);
+  const engine = script('start-engine.sh', ['--install', '--lease', String(process.pid), '--mark-harness'], 300_000);
   const startedEngine = engine.endsWith('started');
   log(startedEngine ? `started the private engine on ${ENGINE_HOST}` : `using the running engine on ${ENGINE_HOST}`);
 
@@ -110,7 +110,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   try {
     sweepDeadRuns();
-    script('build-test-image.sh', [], 300_000);
+    script('build-test-image.sh', ['--install'], 300_000);
   } catch (err) {
     cleanup('setup failed');
     throw err;
