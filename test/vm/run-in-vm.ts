@@ -152,6 +152,16 @@ function killOnExit(pid: number): void {
   });
 }
 
+/** Keeps the newest `keep` console logs. */
+function pruneLogs(dir: string, keep: number): void {
+  const logs = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => ({ f, t: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of logs.slice(keep)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   const started = Date.now();
   const kernel = await prepareKernel();
@@ -185,6 +195,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
 
   const logDir = path.join(cacheDir(), 'logs');
   fs.mkdirSync(logDir, { recursive: true });
+  pruneLogs(logDir, 20);
   const logFile = path.join(logDir, `${path.basename(options.entry).replace(/\W+/g, '_')}-${nonce}.log`);
   const log = fs.createWriteStream(logFile);
   log.write(`# qemu-system-x86_64 ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
