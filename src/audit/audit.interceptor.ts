@@ -39,6 +39,7 @@ export class AuditInterceptor implements NestInterceptor {
           ...base,
           stage: 'completed',
           result: 'ok',
+          request: input.body ?? null,
           before: change && typeof change === 'object' && 'before' in change ? change.before : null,
           after: change && typeof change === 'object' && 'after' in change ? change.after : null,
         });
@@ -46,7 +47,7 @@ export class AuditInterceptor implements NestInterceptor {
       }),
       catchError(async (err: unknown) => {
         const mapped = toNsgateError(err);
-        await this.audit.record({ ...base, stage: 'completed', result: 'failed', errorCode: mapped.code, ...beforeOf(mapped.details) });
+        await this.audit.record({ ...base, stage: 'completed', result: 'failed', errorCode: mapped.code, request: input.body ?? null, ...beforeOf(mapped.details) });
         throw err;
       }),
     );
