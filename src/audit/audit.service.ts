@@ -1,23 +1,13 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
-import type { Caller } from '../auth/roles.js';
-import type { AuditEntry, AuditFilter, AuditResult, AuditStage } from './audit-entry.js';
+import type { AuditEntry, AuditFilter } from './audit-entry.js';
 import { AuditLog, type AuditPage } from './audit-log.js';
 import { maskSecrets } from './mask.js';
 
-export interface AuditRecord {
-  requestId: string;
-  caller: Caller | null;
-  action: string;
-  target: string;
-  stage: AuditStage;
-  result: AuditResult;
-  errorCode?: string | null;
-  request?: unknown;
-  before?: unknown;
-  after?: unknown;
-}
+/** What a caller records; time is stamped here and the optional parts default to null. */
+export type AuditRecord = Omit<AuditEntry, 'time' | 'errorCode' | 'request' | 'before' | 'after'> &
+  Partial<Pick<AuditEntry, 'errorCode' | 'request' | 'before' | 'after'>>;
 
 @Injectable()
 export class AuditService implements OnModuleInit, OnApplicationShutdown {

@@ -2,7 +2,6 @@ import { Args, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/g
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
-import { NsgateError } from '../kernel/errors.js';
 import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
@@ -33,15 +32,7 @@ export class CgroupsResolver {
   @ResolveField(() => [ProcessModel], { description: 'its processes, read now', complexity: ({ childComplexity }) => 100 * childComplexity })
   @Allow('viewer')
   processes(@Parent() cgroup: CgroupInfo): ProcessModel[] {
-    const out: ProcessModel[] = [];
-    for (const pid of cgroup.processes) {
-      try {
-        out.push(this.processService.one(pid));
-      } catch (err) {
-        if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
-      }
-    }
-    return out;
+    return this.processService.existing(cgroup.processes);
   }
 
   @Mutation(() => LimitsChangeModel, { description: 'Change limits; before and after as the kernel reads them back' })

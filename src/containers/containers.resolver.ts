@@ -45,14 +45,7 @@ export class ContainersResolver {
   async processes(@Parent() container: ContainerModel): Promise<ProcessModel[]> {
     if (container.pid === null) return [];
     const top = await this.service.top(container.id);
-    return top.processes.flatMap((p) => {
-      try {
-        return [this.processService.one(p.pid)];
-      } catch (err) {
-        if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return [];
-        throw err;
-      }
-    });
+    return this.processService.existing(top.processes.map((p) => p.pid));
   }
 
   @ResolveField(() => CgroupModel, { nullable: true, description: 'its own cgroup' })

@@ -229,16 +229,8 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
   async top(idOrName: string): Promise<ContainerTopModel> {
     const view = this.view(await this.identify(idOrName));
     this.requireRunning(view);
-    const processes = this.system
-      .processes(view.cgroupPath)
-      .flatMap((pid) => {
-        try {
-          return [this.processes.one(pid)];
-        } catch (err) {
-          if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return [];
-          throw err;
-        }
-      })
+    const processes = this.processes
+      .existing(this.system.processes(view.cgroupPath))
       .map((p) => ({ pid: p.pid, pidInContainer: p.nspid[p.nspid.length - 1] ?? p.pid, ppid: p.ppid, user: p.user, command: p.cmdline.length ? p.cmdline.join(' ') : `[${p.comm}]` }));
     return { id: view.id, processes, ancestors: this.processes.ancestors(view.pid) };
   }

@@ -45,15 +45,7 @@ export class NamespacesService {
 
   /** Every process in it, read now; one that exited since the scan is left out. */
   members(pids: readonly number[]): ProcessModel[] {
-    const out: ProcessModel[] = [];
-    for (const pid of pids) {
-      try {
-        out.push(this.processes.one(pid));
-      } catch (err) {
-        if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
-      }
-    }
-    return out;
+    return this.processes.existing(pids);
   }
 
   async detail(type: string, inode: number): Promise<NamespaceDetailModel> {

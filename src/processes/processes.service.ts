@@ -78,6 +78,19 @@ export class ProcessesService {
     return toProcessModel(readProcessRecord(pid, this.config.procRoot, this.clock, readUserNames()));
   }
 
+  /** The processes of a pid list that still exist, read now; one that exited meanwhile is left out. */
+  existing(pids: Iterable<number>): ProcessModel[] {
+    const out: ProcessModel[] = [];
+    for (const pid of pids) {
+      try {
+        out.push(this.one(pid));
+      } catch (err) {
+        if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
+      }
+    }
+    return out;
+  }
+
   detail(pid: number): ProcessDetailModel {
     return { ...this.one(pid), status: this.status(pid), ancestors: this.ancestors(pid) };
   }
