@@ -2,6 +2,7 @@ import { ArgsType, Field, Float, InputType, Int } from '@nestjs/graphql';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import { PageQuery } from '../../common/pagination.js';
+import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 
 @ArgsType()
 export class ContainerListQuery extends PageQuery {
@@ -41,7 +42,7 @@ export class ContainerLimitsBody {
   @Max(262144)
   cpuShares?: number;
 
-  @Field(() => Int, { nullable: true, description: 'a count, or -1 for unlimited' })
+  @Field(() => Int64Scalar, { nullable: true, description: 'a count, or -1 for unlimited' })
   @ApiPropertyOptional({ example: 64 })
   @IsOptional()
   @IsInt()
