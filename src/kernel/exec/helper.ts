@@ -1,0 +1,280 @@
+import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { NsgateError } from '../errors.js';
+import { isNamespaceType, type NamespaceType } from '../procfs/namespace-types.js';
+import { CappedOutput } from './output.js';
+
+/** Where scripts/build-native.sh puts the helper, relative to the repository (or installed package) root. */
+export const HELPER_RELATIVE_PATH = 'dist/native/nsgate-exec';
+
+/** The helper's exit code when it refused or failed before the command ran. */
+export const HELPER_SETUP_FAILED = 125;
+
+/** The package root: the nearest folder above this module with a package.json (src/ and dist/ alike). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new NsgateError('INTERNAL', 'cannot find the nsgate package root to locate the exec helper');
+    dir = up;
+  }
+}
+
+export function defaultHelperPath(): string {
+  return join(packageRoot(), HELPER_RELATIVE_PATH);
+}
+
+/**
+ * The helper runs as root with every capability before it drops into a target, so it must be
+ * a host file only root can change: an absolute path, a regular file owned by this process's
+ * user, writable by nobody else, in a folder nobody else can write to.
+ */
+export function checkHelperBinary(path: string): string {
+  if (!isAbsolute(path)) throw new NsgateError('INTERNAL', `the exec helper path must be absolute: ${path}`);
+  const euid = process.geteuid?.() ?? 0;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new NsgateError('INTERNAL', `the exec helper ${path} is missing; build it with scripts/build-native.sh`, { path });
+  }
+  if (!st.isFile() || (st.mode & 0o111) === 0) throw new NsgateError('INTERNAL', `the exec helper ${path} is not an executable file`, { path });
+  if (st.uid !== euid || (st.mode & 0o022) !== 0) {
+    throw new NsgateError('INTERNAL', `the exec helper ${path} must be owned by uid ${euid} and writable by no one else`, { path, uid: st.uid, mode: st.mode & 0o7777 });
+  }
+  const dir = statSync(dirname(path));
+  if (dir.uid !== euid || (dir.mode & 0o022) !== 0) {
+    throw new NsgateError('INTERNAL', `the folder of the exec helper ${path} must be owned by uid ${euid} and writable by no one else`, { path });
+  }
+  return path;
+}
+
+// ---- the channel ---------------------------------------------------------------------------
+
+export type HelperEvent =
+  | { kind: 'entered'; namespaces: Partial<Record<NamespaceType, string>> }
+  | { kind: 'child'; pid: number }
+  | { kind: 'error'; stage: string; errno: string | null; message: string }
+  | { kind: 'exit'; code: number }
+  | { kind: 'signal'; signal: number };
+
+/** One line the helper wrote on its channel; null for anything it does not say. */
+export function parseHelperLine(line: string): HelperEvent | null {
+  const [word, ...rest] = line.split(' ');
+  switch (word) {
+    case 'entered': {
+      const namespaces: Partial<Record<NamespaceType, string>> = {};
+      for (const item of rest) {
+        const m = /^([a-z]+)=(\d+)$/.exec(item);
+        if (m && isNamespaceType(m[1]!)) namespaces[m[1]] = m[2]!;
+      }
+      return { kind: 'entered', namespaces };
+    }
+    case 'child': {
+      const pid = Number(rest[0]);
+      return Number.isSafeInteger(pid) && pid > 0 ? { kind: 'child', pid } : null;
+    }
+    case 'error': {
+      const [stage, errno, ...text] = rest;
+      if (!stage) return null;
+      return { kind: 'error', stage, errno: errno && errno !== '-' ? errno : null, message: text.join(' ') };
+    }
+    case 'exit': {
+      const code = Number(rest[0]);
+      return Number.isInteger(code) && code >= 0 && code < 256 ? { kind: 'exit', code } : null;
+    }
+    case 'signal': {
+      const signal = Number(rest[0]);
+      return Number.isInteger(signal) && signal > 0 && signal < 65 ? { kind: 'signal', signal } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** 9 -> "SIGKILL"; a real-time or unknown signal as "SIG<n>". */
+export function signalName(signal: number): string {
+  return SIGNAL_NAMES.get(signal) ?? `SIG${signal}`;
+}
+
+// ---- one run of the helper -------------------------------------------------------------------
+
+export interface HelperSpawnOptions {
+  helperPath: string;
+  /** The helper's arguments: mode, options, `--`, the command. */
+  args: string[];
+  /** A cgroup v2 directory for clone3(CLONE_INTO_CGROUP); handed over as descriptor 4. */
+  cgroupFd?: number;
+  stdin?: string;
+  /** Per stream. */
+  maxOutputBytes: number;
+  /** Called once when either stream passes the cap. */
+  onOverflow: () => void;
+}
+
+export interface HelperStatus {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export interface HelperOutcome {
+  entered: Partial<Record<NamespaceType, string>> | null;
+  /** The command's host pid, when it was started. */
+  childPid: number | null;
+  errors: Extract<HelperEvent, { kind: 'error' }>[];
+  /** How the command ended, as the helper saw it; null when the helper ended first (killed). */
+  command: HelperStatus | null;
+  /** How the helper itself ended. */
+  helper: HelperStatus;
+  stdout: CappedOutput;
+  stderr: CappedOutput;
+}
+
+const MAX_CHANNEL_BYTES = 64 * 1024;
+
+/**
+ * The helper, spawned with an empty environment and `/` as its working directory, its stdio
+ * as pipes (never a host file), descriptor 3 its channel, and nothing else but the optional
+ * cgroup directory. Node marks every descriptor of its own close-on-exec, so these are all the
+ * helper inherits.
+ */
+export class HelperProcess {
+  readonly child: ChildProcess;
+  /** Resolves once the kernel has started the helper; rejects when it could not be (ENOENT, EACCES). */
+  readonly spawned: Promise<number>;
+  /** Resolves with the command's host pid when the helper reports it, null if the helper ends without one. */
+  readonly commandStarted: Promise<number | null>;
+  /** Resolves when the helper process has exited (the command's descendants may still hold the output open). */
+  readonly exited: Promise<HelperStatus>;
+  /** Resolves when the helper has exited and both output streams are closed. */
+  readonly done: Promise<HelperOutcome>;
+
+  private readonly outcome: HelperOutcome;
+  private channelText = '';
+  private channelBytes = 0;
+
+  constructor(options: HelperSpawnOptions) {
+    const overflow = (() => {
+      let called = false;
+      return () => {
+        if (called) return;
+        called = true;
+        options.onOverflow();
+      };
+    })();
+    this.outcome = {
+      entered: null,
+      childPid: null,
+      errors: [],
+      command: null,
+      helper: { exitCode: null, signal: null },
+      stdout: new CappedOutput(options.maxOutputBytes, overflow),
+      stderr: new CappedOutput(options.maxOutputBytes, overflow),
+    };
+    const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe'];
+    if (options.cgroupFd !== undefined) stdio.push(options.cgroupFd);
+    this.child = spawn(options.helperPath, options.args, { stdio, env: {}, cwd: '/', argv0: 'nsgate-exec', windowsHide: true });
+
+    let resolveCommand!: (pid: number | null) => void;
+    this.commandStarted = new Promise((resolve) => (resolveCommand = resolve));
+    this.spawned = new Promise((resolve, reject) => {
+      this.child.once('spawn', () => resolve(this.child.pid!));
+      this.child.once('error', reject);
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.outcome.helper = { exitCode: code, signal };
+        resolve(this.outcome.helper);
+      });
+    });
+    this.done = new Promise((resolve, reject) => {
+      this.child.once('error', reject);
+      this.child.once('close', () => {
+        this.flushChannel(true, resolveCommand);
+        resolveCommand(this.outcome.childPid);
+        resolve(this.outcome);
+      });
+    });
+    // A failed spawn rejects both; whoever awaits neither must not crash the process.
+    this.spawned.catch(() => undefined);
+    this.done.catch(() => undefined);
+
+    const [stdin, stdout, stderr, channel] = this.child.stdio as unknown as [Writable, Readable, Readable, Readable & Writable];
+    stdin.on('error', () => undefined); // EPIPE when the command never reads its input
+    if (options.stdin !== undefined && options.stdin.length > 0) stdin.end(options.stdin);
+    else stdin.end();
+    stdout.on('data', (chunk: Buffer) => this.outcome.stdout.push(chunk));
+    stderr.on('data', (chunk: Buffer) => this.outcome.stderr.push(chunk));
+    channel.on('error', () => undefined);
+    channel.on('data', (chunk: Buffer) => {
+      this.channelBytes += chunk.length;
+      if (this.channelBytes > MAX_CHANNEL_BYTES) return; // the helper never says this much
+      this.channelText += chunk.toString('utf8');
+      this.flushChannel(false, resolveCommand);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The output so far (live: sandboxes show it while they run). */
+  get stdout(): CappedOutput {
+    return this.outcome.stdout;
+  }
+
+  get stderr(): CappedOutput {
+    return this.outcome.stderr;
+  }
+
+  get outputTruncated(): boolean {
+    return this.outcome.stdout.truncated || this.outcome.stderr.truncated;
+  }
+
+  /** Lets a helper started with --wait go on (it is in its cgroup now). */
+  go(): void {
+    (this.child.stdio[3] as Writable).write('go\n');
+  }
+
+  /** SIGKILL to the helper itself (a process this module started, by its pid). */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private flushChannel(final: boolean, resolveCommand: (pid: number | null) => void): void {
+    let nl: number;
+    while ((nl = this.channelText.indexOf('\n')) >= 0 || (final && this.channelText.length > 0)) {
+      const line = nl >= 0 ? this.channelText.slice(0, nl) : this.channelText;
+      this.channelText = nl >= 0 ? this.channelText.slice(nl + 1) : '';
+      const event = parseHelperLine(line);
+      if (!event) continue;
+      switch (event.kind) {
+        case 'entered':
+          this.outcome.entered = event.namespaces;
+          break;
+        case 'child':
+          this.outcome.childPid = event.pid;
+          resolveCommand(event.pid);
+          break;
+        case 'error':
+          if (this.outcome.errors.length < 16) this.outcome.errors.push(event);
+          break;
+        case 'exit':
+          this.outcome.command = { exitCode: event.code, signal: null };
+          break;
+        case 'signal':
+          this.outcome.command = { exitCode: null, signal: signalName(event.signal) };
+          break;
+      }
+    }
+  }
+}
