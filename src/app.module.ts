@@ -1,12 +1,11 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
-import { NsgateThrottlerGuard } from './auth/throttle.guard.js';
 import { GlobalExceptionFilter } from './common/exception.filter.js';
 import { validationPipe } from './common/validation.js';
 import { type Config } from './config/config.js';
@@ -25,9 +24,6 @@ import { ProcessesModule } from './processes/processes.module.js';
 import { ProcfsModule } from './procfs/procfs.module.js';
 import { SecurityModule } from './security/security.module.js';
 
-/** Requests per caller per minute before 429 RATE_LIMITED. */
-export const RATE_LIMIT_PER_MINUTE = 6000;
-
 @Module({})
 export class AppModule {
   static register(config: Config): DynamicModule {
@@ -36,7 +32,7 @@ export class AppModule {
       imports: [
         ConfigModule.register(config),
         LoggerModule.forRoot(loggerOptions(config)),
-        ThrottlerModule.forRoot([{ ttl: 60_000, limit: RATE_LIMIT_PER_MINUTE }]),
+        ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
         AuthModule,
         AuditModule,
         MetricsModule,
@@ -53,8 +49,6 @@ export class AppModule {
         SecurityModule,
       ],
       providers: [
-        // order matters: authenticate first, so the throttler counts per caller
-        { provide: APP_GUARD, useClass: NsgateThrottlerGuard },
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },
         { provide: APP_PIPE, useValue: validationPipe() },
       ],

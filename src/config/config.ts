@@ -16,6 +16,8 @@ export interface Config {
   cgroupRoot: string;
   mountinfoPath: string;
   bodyLimitBytes: number;
+  /** Requests per caller per minute before 429 RATE_LIMITED. */
+  rateLimitPerMinute: number;
   logLevel: string;
 }
 
@@ -45,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cgroupRoot: absolutePath(env, 'NSGATE_CGROUP_ROOT', '/sys/fs/cgroup'),
     mountinfoPath: absolutePath(env, 'NSGATE_MOUNTINFO', '/proc/self/mountinfo'),
     bodyLimitBytes: positiveInt(env, 'NSGATE_BODY_LIMIT_BYTES', 64 * 1024),
+    rateLimitPerMinute: positiveInt(env, 'NSGATE_RATE_LIMIT', 6000),
     logLevel: oneOf(env, 'NSGATE_LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }
