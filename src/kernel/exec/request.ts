@@ -174,7 +174,7 @@ export function validateNamespaces(
   allowed: readonly NamespaceType[] = NAMESPACE_TYPES,
   field = 'namespaces',
 ): NamespaceType[] {
-  if (input === undefined || input === null) return [...fallback];
+  if (input === undefined || input === null) return NAMESPACE_TYPES.filter((t) => fallback.includes(t));
   if (!Array.isArray(input) || input.length === 0) throw invalid(field, `must be a non-empty list of ${allowed.join(', ')}`);
   const seen = new Set<NamespaceType>();
   for (const item of input) {
