@@ -68,9 +68,17 @@ export function assertPinned(pin: ProcessPin, options: ProcOptions = {}): void {
   if (state === 'Z' || state === 'X') throw gone(pin.pid, 'has exited', { state });
 }
 
-/** The host's namespaces: those of pid 1 in procRoot (nsgate itself may sit in a cgroup or mount namespace of its own). */
+/**
+ * The host's namespaces: those of pid 1 in procRoot, where nsgate may read them; a link it may
+ * not read (pid 1 of an outer sandbox refuses ptrace access, EACCES) is taken from nsgate itself.
+ */
 export function hostNamespaceInodes(options: ProcOptions = {}): NamespaceInodes {
-  return readNamespaceInodes(1, { procRoot: procRootOf(options) });
+  const procRoot = procRootOf(options);
+  const init = readNamespaceInodes(1, { procRoot });
+  const self = readNamespaceInodes(process.pid, { procRoot });
+  const out = {} as NamespaceInodes;
+  for (const type of NAMESPACE_TYPES) out[type] = init[type] ?? self[type];
+  return out;
 }
 
 /**
