@@ -15,6 +15,7 @@ import { GraphqlOptions } from './graphql/graphql.options.js';
 import { HealthModule } from './health/health.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
+import { ExecModule } from './exec/exec.module.js';
 import { loggerOptions } from './logging.js';
 import { CgroupsModule } from './cgroups/cgroups.module.js';
 import { ContainersModule } from './containers/containers.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         NamespacesModule,
         CgroupsModule,
         ContainersModule,
+        ExecModule,
         SecurityModule,
       ],
       providers: [

@@ -9,12 +9,14 @@ export interface AuditSpec {
   target: (input: HandlerInput) => string;
   /** Audit only when this holds (e.g. a read that reveals secrets); default: always. */
   when?: (input: HandlerInput) => boolean;
+  /** What of the answer the completed line keeps as `after`; default its `after` field. */
+  outcome?: (response: unknown) => unknown;
 }
 
 /**
  * Marks a handler as a mutation (or a sensitive read): every call, allowed or refused,
  * is written to the audit log before the response, in two stages.
  */
-export function Audit(action: AuditSpec['action'], target: AuditSpec['target'], when?: AuditSpec['when']) {
-  return SetMetadata(AUDIT_KEY, { action, target, when } satisfies AuditSpec);
+export function Audit(action: AuditSpec['action'], target: AuditSpec['target'], when?: AuditSpec['when'], outcome?: AuditSpec['outcome']) {
+  return SetMetadata(AUDIT_KEY, { action, target, when, outcome } satisfies AuditSpec);
 }

@@ -41,7 +41,7 @@ export class AuditInterceptor implements NestInterceptor {
           result: 'ok',
           request: input.body ?? null,
           before: change && typeof change === 'object' && 'before' in change ? change.before : null,
-          after: change && typeof change === 'object' && 'after' in change ? change.after : null,
+          after: spec.outcome ? spec.outcome(response) : change && typeof change === 'object' && 'after' in change ? change.after : null,
         });
         return response;
       }),

@@ -1,4 +1,4 @@
-const SECRET_KEY = /pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key|credential|authorization|cookie|session/i;
+const SECRET_KEY = /pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key|credential|authorization|cookie|session|^stdin$/i;
 const MASK = '***';
 const MAX_DEPTH = 8;
 const MAX_STRING = 4096;

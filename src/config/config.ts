@@ -11,6 +11,8 @@ export interface Config {
   auditMaxBytes: number;
   auditMaxFiles: number;
   managedCgroups: string[];
+  /** nsgate's own cgroups: <this>/exec/<id> per exec, <this>/sandboxes/<id> per sandbox. */
+  internalCgroup: string;
   dockerHost: string;
   procRoot: string;
   cgroupRoot: string;
@@ -41,7 +43,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditFile: join(dataDir, 'audit.log'),
     auditMaxBytes: positiveInt(env, 'NSGATE_AUDIT_MAX_BYTES', 64 * 1024 * 1024),
     auditMaxFiles: positiveInt(env, 'NSGATE_AUDIT_MAX_FILES', 5),
-    managedCgroups: parseManagedCgroups(env.NSGATE_MANAGED_CGROUPS ?? '/nsgate'),
+    managedCgroups: parseCgroupPaths(env.NSGATE_MANAGED_CGROUPS ?? '/nsgate'),
+    internalCgroup: parseCgroupPaths(env.NSGATE_INTERNAL_CGROUP ?? '/nsgate', 'NSGATE_INTERNAL_CGROUP')[0]!,
     dockerHost: parseDockerHost(env.DOCKER_HOST),
     procRoot: absolutePath(env, 'NSGATE_PROC_ROOT', '/proc'),
     cgroupRoot: absolutePath(env, 'NSGATE_CGROUP_ROOT', '/sys/fs/cgroup'),
@@ -66,9 +69,9 @@ function parseListen(value: string): Config['listen'] {
   return { host, port };
 }
 
-function parseManagedCgroups(value: string): string[] {
+function parseCgroupPaths(value: string, variable = 'NSGATE_MANAGED_CGROUPS'): string[] {
   const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (items.length === 0) throw new ConfigError('NSGATE_MANAGED_CGROUPS', 'must name at least one cgroup path');
+  if (items.length === 0) throw new ConfigError(variable, 'must name at least one cgroup path');
   return items.map((item) => {
     const normalized = item.replace(/\/+$/, '');
     if (
@@ -77,7 +80,7 @@ function parseManagedCgroups(value: string): string[] {
       normalized.split('/').slice(1).some((part) => part === '' || part === '.' || part === '..') ||
       /[\0\n]/.test(normalized)
     ) {
-      throw new ConfigError('NSGATE_MANAGED_CGROUPS', `"${item}" is not an absolute cgroup path below the root (e.g. /nsgate)`);
+      throw new ConfigError(variable, `"${item}" is not an absolute cgroup path below the root (e.g. /nsgate)`);
     }
     return normalized;
   });

@@ -21,7 +21,7 @@ import type { CgroupMembership } from '../procfs/cgroup.js';
  *                   .../systemd-nspawn@<name>.service   machinectl start; with "payload" and "supervisor"
  *                                                       children the supervisor is nspawn itself: not a container
  *   libvirt-lxc     .../machine-lxc\x2d<pid>\x2d<name>.scope (machine-qemu\x2d<n>\x2d<name>.scope is a VM: ignored)
- *   nsgate          /nsgate/sandboxes/<id>              nsgate's own sandboxes
+ *   nsgate          /nsgate[...]/…/sandboxes/<id>      nsgate's own sandboxes (under NSGATE_INTERNAL_CGROUP)
  *   unknown         a bare 64-hex segment anywhere else (e.g. docker run --cgroup-parent=/x)
  *
  * A container may make cgroups of its own below the one the runtime gave it (systemd inside,
@@ -154,7 +154,7 @@ function judgeSegment(segments: readonly string[], i: number): SegmentVerdict {
     return { kind: 'plumbing', skip: 1 };
   }
 
-  if (i === 2 && segments[0] === 'nsgate' && parent === 'sandboxes' && SANDBOX_ID.test(seg)) {
+  if (i >= 2 && segments[0]!.startsWith('nsgate') && parent === 'sandboxes' && SANDBOX_ID.test(seg)) {
     return { kind: 'container', runtime: 'nsgate', id: seg, name: seg };
   }
   return undefined;

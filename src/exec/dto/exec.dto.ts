@@ -1,0 +1,84 @@
+import { Field, InputType, Int } from '@nestjs/graphql';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsArray, IsInt, IsObject, IsOptional, IsString } from 'class-validator';
+import { JsonScalar } from '../../common/scalars/json.scalar.js';
+
+/*
+ * The outline of exec and sandbox requests, for documentation and the schema. Each value is
+ * checked by the kernel layer (argv count and size, namespaces, timeouts, output caps, cwd and
+ * arguments never under /proc/<pid>/fd or cwd, env names, uid/gid), which refuses unknown fields.
+ */
+
+@InputType('ExecUserInput')
+export class ExecUserInput {
+  @Field(() => Int) @ApiProperty() @IsInt() uid: number;
+  @Field(() => Int, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() gid?: number;
+  @Field(() => [Int], { nullable: true }) @ApiPropertyOptional({ type: [Number] }) @IsOptional() @IsArray() groups?: number[];
+}
+
+@InputType('ExecInput')
+export class ExecBody {
+  @Field(() => [String], { description: 'the command and its arguments; no shell' })
+  @ApiProperty({ type: [String], example: ['ps', 'aux'] })
+  @IsArray()
+  argv: string[];
+
+  @Field(() => [String], { nullable: true, description: 'default: mnt uts ipc net pid (a container: every one it does not share with the host)' })
+  @ApiPropertyOptional({ type: [String], example: ['mnt', 'uts', 'ipc', 'net', 'pid'] })
+  @IsOptional()
+  @IsArray()
+  namespaces?: string[];
+
+  @Field(() => Int, { nullable: true, description: 'default 10000, at most 600000; the whole process tree is killed then' })
+  @ApiPropertyOptional({ example: 5000 })
+  @IsOptional()
+  @IsInt()
+  timeoutMs?: number;
+
+  @Field(() => Int, { nullable: true, description: 'per stream; default 1 MiB, at most 16 MiB; past it the command is killed and truncated is true' })
+  @ApiPropertyOptional({ example: 1048576 })
+  @IsOptional()
+  @IsInt()
+  maxOutputBytes?: number;
+
+  @Field(() => ExecUserInput, { nullable: true })
+  @ApiPropertyOptional({ type: ExecUserInput })
+  @IsOptional()
+  @IsObject()
+  user?: ExecUserInput;
+
+  @Field(() => String, { nullable: true })
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  cwd?: string;
+
+  @Field(() => JsonScalar, { nullable: true, description: 'variables for the command; default none but PATH' })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  env?: Record<string, string>;
+
+  @Field(() => String, { nullable: true })
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  stdin?: string;
+}
+
+@InputType('SandboxInput')
+export class SandboxBody {
+  @Field(() => [String]) @ApiProperty({ type: [String], example: ['ps'] }) @IsArray() argv: string[];
+  @Field(() => [String], { nullable: true, description: 'new namespaces; default pid mnt uts ipc net' }) @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() namespaces?: string[];
+  @Field(() => JsonScalar, { nullable: true, description: 'the cgroup vocabulary, e.g. {"memory": {"max": "64M"}, "pids": {"max": 32}}' }) @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { memory: { max: '64M' } } }) @IsOptional() @IsObject() limits?: Record<string, unknown>;
+  @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() rootfs?: string;
+  @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() hostname?: string;
+  @Field(() => [String], { nullable: true, description: 'capabilities kept; default none' }) @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() capabilities?: string[];
+  @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() noNewPrivs?: boolean;
+  @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() readOnlyRoot?: boolean;
+  @Field(() => ExecUserInput, { nullable: true }) @ApiPropertyOptional({ type: ExecUserInput }) @IsOptional() @IsObject() user?: ExecUserInput;
+  @Field(() => JsonScalar, { nullable: true }) @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } }) @IsOptional() @IsObject() env?: Record<string, string>;
+  @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() stdin?: string;
+  @Field(() => Int, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() maxOutputBytes?: number;
+  @Field(() => Int, { nullable: true, description: 'killed after this long; default: runs until it ends or is deleted' }) @ApiPropertyOptional() @IsOptional() @IsInt() timeoutMs?: number;
+}

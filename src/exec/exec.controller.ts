@@ -1,0 +1,73 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Audit } from '../audit/audit.decorator.js';
+import { Allow } from '../auth/auth.decorator.js';
+import { abortOnClientGone } from '../common/abort.js';
+import { type Page, PageQuery, paginate } from '../common/pagination.js';
+import { PidPipe } from '../common/pid.pipe.js';
+import { ExecBody, SandboxBody } from './dto/exec.dto.js';
+import { ExecResultModel, SandboxDetailModel, SandboxListModel } from './exec.models.js';
+import { execOutcome, ExecService } from './exec.service.js';
+
+type Reply = Parameters<typeof abortOnClientGone>[0];
+
+/** Admin only: the role belongs to the action (entering namespaces), whatever the method. */
+@ApiTags('exec')
+@Controller('v1')
+export class ExecController {
+  constructor(private readonly exec: ExecService) {}
+
+  @Post('processes/:pid/exec')
+  @HttpCode(200)
+  @Allow('admin')
+  @Audit('process.exec', (i) => `process:${String(i.params.pid)}`, undefined, execOutcome)
+  @ApiOperation({ summary: "Run argv (no shell) in a process's namespaces; the target is pinned so a reused pid is never entered" })
+  @ApiOkResponse({ type: ExecResultModel })
+  inProcess(@Param('pid', PidPipe) pid: number, @Body() body: ExecBody, @Res({ passthrough: true }) reply: Reply): Promise<ExecResultModel> {
+    return this.exec.execInProcess(pid, body, abortOnClientGone(reply));
+  }
+
+  @Post('containers/:idOrName/exec')
+  @HttpCode(200)
+  @Allow('admin')
+  @Audit('container.exec', (i) => `container:${String(i.params.idOrName)}`, undefined, execOutcome)
+  @ApiOperation({ summary: "Run argv in a container's init process's namespaces (by default every one it does not share with the host)" })
+  @ApiOkResponse({ type: ExecResultModel })
+  inContainer(@Param('idOrName') idOrName: string, @Body() body: ExecBody, @Res({ passthrough: true }) reply: Reply): Promise<ExecResultModel> {
+    return this.exec.execInContainer(idOrName, body, abortOnClientGone(reply));
+  }
+
+  @Post('sandboxes')
+  @HttpCode(201)
+  @Allow('admin')
+  @Audit('sandbox.create', () => 'sandbox:new', undefined, (r) => ({ id: (r as SandboxDetailModel).id, pid: (r as SandboxDetailModel).pid, cgroupPath: (r as SandboxDetailModel).cgroupPath }))
+  @ApiOperation({ summary: "The tutorial's unshare: new namespaces, /proc for its pid namespace, a cgroup with limits, no capabilities, no_new_privs" })
+  @ApiOkResponse({ type: SandboxDetailModel })
+  create(@Body() body: SandboxBody): Promise<SandboxDetailModel> {
+    return this.exec.createSandbox(body);
+  }
+
+  @Get('sandboxes')
+  @Allow('admin')
+  @ApiOperation({ summary: 'Sandboxes: state, exit, output, stats' })
+  @ApiOkResponse({ type: SandboxListModel })
+  list(@Query() query: PageQuery): Page<SandboxDetailModel> {
+    return paginate(this.exec.listSandboxes(), query.limit, query.cursor);
+  }
+
+  @Get('sandboxes/:id')
+  @Allow('admin')
+  @ApiOkResponse({ type: SandboxDetailModel })
+  one(@Param('id') id: string): SandboxDetailModel {
+    return this.exec.getSandbox(id);
+  }
+
+  @Delete('sandboxes/:id')
+  @Allow('admin')
+  @Audit('sandbox.delete', (i) => `sandbox:${String(i.params.id)}`, undefined, (r) => ({ state: (r as SandboxDetailModel).state, exitCode: (r as SandboxDetailModel).exitCode }))
+  @ApiOperation({ summary: 'Kill it and remove its cgroup' })
+  @ApiOkResponse({ type: SandboxDetailModel })
+  remove(@Param('id') id: string): Promise<SandboxDetailModel> {
+    return this.exec.deleteSandbox(id);
+  }
+}

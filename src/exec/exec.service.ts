@@ -1,0 +1,87 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { type Config } from '../config/config.js';
+import { CONFIG } from '../config/config.module.js';
+import { ContainersService } from '../containers/containers.service.js';
+import { NsgateError } from '../kernel/errors.js';
+import { type ExecResult, hostNamespaceInodes, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
+import { readNamespaceInodes } from '../kernel/procfs/namespace-links.js';
+import { type SandboxInfo, SandboxManager } from '../kernel/sandbox/index.js';
+import type { ExecBody, SandboxBody } from './dto/exec.dto.js';
+import type { ExecResultModel, SandboxDetailModel } from './exec.models.js';
+
+/** The pieces an exec answer and its audit line share; never the output. */
+export function execOutcome(result: unknown): unknown {
+  const r = result as ExecResultModel;
+  return { exitCode: r.exitCode, signal: r.signal, truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, namespaces: r.namespaces, target: r.target };
+}
+
+function toModel(result: ExecResult): ExecResultModel {
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    truncated: result.truncated,
+    timedOut: result.timedOut,
+    durationMs: Math.round(result.durationMs),
+    namespaces: Object.fromEntries(Object.entries(result.namespaces).map(([type, inode]) => [type, Number(inode)])),
+    target: { pid: result.target.pid, startTime: result.target.startTime },
+  };
+}
+
+/** Exec in namespaces and sandboxes: the admin's nsenter and unshare. */
+@Injectable()
+export class ExecService implements OnApplicationShutdown {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    private readonly executor: NamespaceExecutor,
+    private readonly sandboxes: SandboxManager,
+    private readonly containers: ContainersService,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.executor.close(), this.sandboxes.close()]);
+  }
+
+  /** Pins the process first: a pid reused by another process is never entered. */
+  async execInProcess(pid: number, body: ExecBody, signal?: AbortSignal): Promise<ExecResultModel> {
+    const pin = this.executor.pin(pid);
+    return toModel(await this.executor.exec(pin, body as never, { signal }));
+  }
+
+  /** Into the container's init process, by default in every namespace it does not share with the host. */
+  async execInContainer(idOrName: string, body: ExecBody, signal?: AbortSignal): Promise<ExecResultModel> {
+    const container = await this.containers.get(idOrName);
+    if (container.pid === null) throw new NsgateError('CONFLICT', `container ${container.name} is not running`, { id: container.id });
+    const pin = this.executor.pin(container.pid);
+    const procRoot = { procRoot: this.config.procRoot };
+    const own = unsharedNamespaces(readNamespaceInodes(container.pid, procRoot), this.hostReference());
+    return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own }));
+  }
+
+  /**
+   * The host's namespaces: pid 1's where they can be read; where they cannot (pid 1 out of
+   * ptrace reach, as on this machine) nsgate's own, since it runs in the host's namespaces.
+   */
+  private hostReference() {
+    const procRoot = { procRoot: this.config.procRoot };
+    const init = hostNamespaceInodes(procRoot);
+    return Object.values(init).every((inode) => inode !== null) ? init : readNamespaceInodes(process.pid, procRoot);
+  }
+
+  async createSandbox(body: SandboxBody): Promise<SandboxDetailModel> {
+    return (await this.sandboxes.create(body)) as SandboxInfo as SandboxDetailModel;
+  }
+
+  listSandboxes(): SandboxDetailModel[] {
+    return this.sandboxes.list().map((s) => this.sandboxes.get(s.id) as SandboxDetailModel);
+  }
+
+  getSandbox(id: string): SandboxDetailModel {
+    return this.sandboxes.get(id) as SandboxDetailModel;
+  }
+
+  async deleteSandbox(id: string): Promise<SandboxDetailModel> {
+    return (await this.sandboxes.delete(id)) as SandboxDetailModel;
+  }
+}
