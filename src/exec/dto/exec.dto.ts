@@ -1,6 +1,7 @@
 import { Field, InputType, Int } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsInt, IsObject, IsOptional, IsString } from 'class-validator';
+import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { JsonScalar } from '../../common/scalars/json.scalar.js';
 
 /*
@@ -35,7 +36,7 @@ export class ExecBody {
   @IsInt()
   timeoutMs?: number;
 
-  @Field(() => Int, { nullable: true, description: 'per stream; default 1 MiB, at most 16 MiB; past it the command is killed and truncated is true' })
+  @Field(() => Int64Scalar, { nullable: true, description: 'per stream; default 1 MiB, at most 16 MiB; past it the command is killed and truncated is true' })
   @ApiPropertyOptional({ example: 1048576 })
   @IsOptional()
   @IsInt()
@@ -79,6 +80,6 @@ export class SandboxBody {
   @Field(() => ExecUserInput, { nullable: true }) @ApiPropertyOptional({ type: ExecUserInput }) @IsOptional() @IsObject() user?: ExecUserInput;
   @Field(() => JsonScalar, { nullable: true }) @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } }) @IsOptional() @IsObject() env?: Record<string, string>;
   @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() stdin?: string;
-  @Field(() => Int, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() maxOutputBytes?: number;
+  @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() maxOutputBytes?: number;
   @Field(() => Int, { nullable: true, description: 'killed after this long; default: runs until it ends or is deleted' }) @ApiPropertyOptional() @IsOptional() @IsInt() timeoutMs?: number;
 }
