@@ -178,24 +178,31 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * The host's namespaces: pid 1's where they can be read; where they cannot (pid 1 out of
+   * ptrace reach, as on this machine) nsgate's own, since it runs in the host's namespaces.
+   */
+  hostNamespaces(): Partial<Record<NamespaceType, string | null>> {
+    const procRoot = { procRoot: this.config.procRoot };
+    try {
+      const init = readNamespaceInodes(1, procRoot);
+      if (Object.values(init).every((inode) => inode !== null)) return init;
+    } catch {
+      // pid 1 unreadable: fall through
+    }
+    return readNamespaceInodes(process.pid, procRoot);
+  }
+
   /** Which namespaces each container shares, with which other containers and with the host. */
   private withSharing(views: ContainerModel[]): ContainerModel[] {
-    const host = new Map<number, Partial<Record<NamespaceType, boolean | null>>>();
-    for (const v of views) {
-      if (v.pid === null) continue;
-      try {
-        host.set(v.pid, readProcessSecurity(this.config.procRoot, v.pid).hostNamespaces);
-      } catch {
-        host.set(v.pid, {});
-      }
-    }
+    const host = this.hostNamespaces();
     return views.map((v) => {
       if (!v.namespaces || v.pid === null) return v;
       const shared = NAMESPACE_TYPES.flatMap((type) => {
         const inode = v.namespaces![type];
         if (inode === null) return [];
         const others = views.filter((o) => o !== v && o.namespaces?.[type] === inode).map((o) => o.id);
-        if (host.get(v.pid!)?.[type] === true) others.push('host');
+        if (host[type] !== null && host[type] !== undefined && Number(host[type]) === inode) others.push('host');
         return others.length ? [{ type, inode, with: others }] : [];
       });
       return { ...v, sharedNamespaces: shared };

@@ -3,7 +3,7 @@ import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import { ContainersService } from '../containers/containers.service.js';
 import { NsgateError } from '../kernel/errors.js';
-import { type ExecResult, hostNamespaceInodes, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
+import { type ExecResult, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
 import { readNamespaceInodes } from '../kernel/procfs/namespace-links.js';
 import { type SandboxInfo, SandboxManager } from '../kernel/sandbox/index.js';
 import type { ExecBody, SandboxBody } from './dto/exec.dto.js';
@@ -55,18 +55,8 @@ export class ExecService implements OnApplicationShutdown {
     if (container.pid === null) throw new NsgateError('CONFLICT', `container ${container.name} is not running`, { id: container.id });
     const pin = this.executor.pin(container.pid);
     const procRoot = { procRoot: this.config.procRoot };
-    const own = unsharedNamespaces(readNamespaceInodes(container.pid, procRoot), this.hostReference());
+    const own = unsharedNamespaces(readNamespaceInodes(container.pid, procRoot), this.containers.hostNamespaces() as ReturnType<typeof readNamespaceInodes>);
     return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own }));
-  }
-
-  /**
-   * The host's namespaces: pid 1's where they can be read; where they cannot (pid 1 out of
-   * ptrace reach, as on this machine) nsgate's own, since it runs in the host's namespaces.
-   */
-  private hostReference() {
-    const procRoot = { procRoot: this.config.procRoot };
-    const init = hostNamespaceInodes(procRoot);
-    return Object.values(init).every((inode) => inode !== null) ? init : readNamespaceInodes(process.pid, procRoot);
   }
 
   async createSandbox(body: SandboxBody): Promise<SandboxDetailModel> {
