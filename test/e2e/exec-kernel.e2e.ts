@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ import {
 import { readProcessStat } from '../../src/kernel/procfs/index.js';
 import { SandboxManager } from '../../src/kernel/sandbox/index.js';
 import { cgroupDir, cgroupHierarchies } from './support/cgroupfs.js';
-import { cgroupParent } from './support/cgroups.js';
+import { cgroupParent, makeTestCgroup } from './support/cgroups.js';
 import { docker, removeContainer, runContainer, TEST_IMAGE, type TestContainer } from './support/docker.js';
 import { repoRoot } from './support/harness.js';
 
@@ -377,6 +377,30 @@ describe('limits', () => {
     expect(existsSync(cgroupDir(unified()!, info!.cgroupPath)!)).toBe(false);
     const ps = await executor.exec(pin, { argv: ['ps'] });
     expect(ps.stdout).not.toMatch(/sleep 100/);
+  });
+
+  it('a command that leaves its cgroup cannot hang exec: the timeout still kills it, and output held open elsewhere is let go', async () => {
+    const escape = makeTestCgroup(`exec-escape-${randomBytes(3).toString('hex')}`);
+    const procs = join(escape.dir('unified'), 'cgroup.procs');
+    const sleeper = await sleeperWithHostname('escape');
+    const pin = executor.pin(sleeper.pid!);
+    try {
+      // The command moves itself out of its exec cgroup, then sleeps: the cgroup kill misses it, the helper's death does not.
+      const t0 = performance.now();
+      const main = await executor.exec(pin, { argv: ['sh', '-c', `echo $$ > ${procs} && exec sleep 30`], namespaces: ['uts'], timeoutMs: 500 });
+      expect(main).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+      expect(performance.now() - t0).toBeLessThan(5000);
+      // A background process outside the cgroup holds stdout open after the command exits: exec answers after a grace period.
+      const held = await executor.exec(pin, { argv: ['sh', '-c', `sh -c 'echo $$ > ${procs}; exec sleep 30' & sleep 0.3; echo done`], namespaces: ['uts'], timeoutMs: 20_000 });
+      expect(held).toMatchObject({ exitCode: 0, timedOut: false });
+      expect(held.stdout).toBe('done\n');
+      expect(held.durationMs).toBeLessThan(10_000);
+      expect(readFileSync(procs, 'utf8').trim()).not.toBe(''); // the sleep escaped and was not waited for
+    } finally {
+      writeFileSync(join(escape.dir('unified'), 'cgroup.kill'), '1');
+      await until('the escaped processes to die', () => readFileSync(procs, 'utf8').trim() === '');
+      escape.remove();
+    }
   });
 
   it('output past the cap: truncated at exactly the cap, the command killed, quickly', async () => {

@@ -72,6 +72,7 @@ export interface ExecStartInfo {
 export type ExecRequestInput = Partial<Omit<ExecRequest, 'argv' | 'user'>> & { argv: string[]; user?: unknown };
 
 const HELPER_CLOSE_GRACE_MS = 2000;
+const HELPER_REAP_GRACE_MS = 500;
 
 /**
  * Runs a command inside a pinned process's namespaces through nsgate-exec (see
@@ -335,18 +336,34 @@ export class NamespaceExecutor {
     }
   }
 
+  /**
+   * Kills the command's cgroup. The helper (outside it when it cloned the command in) then reaps
+   * the command and reports the signal; should the command have left the cgroup, the helper is
+   * killed after a moment, and the command with it (its parent-death signal is SIGKILL).
+   */
   private async killCgroup(path: string, helper: HelperProcess | undefined): Promise<void> {
     try {
       await this.tree.kill(path, { timeoutMs: 5000 });
     } finally {
-      // The helper sits outside the cgroup when it cloned the command into it; it ends with the command.
-      if (!this.cloneIntoCgroup) helper?.kill();
+      if (helper && this.cloneIntoCgroup) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([helper.exited, new Promise((resolve) => (timer = setTimeout(resolve, HELPER_REAP_GRACE_MS)))]);
+        clearTimeout(timer);
+      }
+      helper?.kill();
     }
   }
 
-  /** Waits for the output to close; a helper that lingers after its command is gone is killed. */
+  /**
+   * Waits for the output to close. Everything that could hold it is in the cgroup, killed by now;
+   * should something still hold it after a grace period (a process that left the cgroup), the
+   * helper is killed and the output abandoned rather than waited on forever.
+   */
   private async closed(helper: HelperProcess): Promise<HelperOutcome> {
-    const grace = setTimeout(() => helper.kill(), HELPER_CLOSE_GRACE_MS);
+    const grace = setTimeout(() => {
+      helper.kill();
+      helper.abandonOutput();
+    }, HELPER_CLOSE_GRACE_MS);
     try {
       return await helper.done;
     } finally {

@@ -245,6 +245,14 @@ export class HelperProcess {
     (this.child.stdio[3] as Writable).write('go\n');
   }
 
+  /**
+   * Stops waiting for the output: a process that escaped the command's cgroup could hold it open
+   * forever. What was read so far is kept; `done` resolves.
+   */
+  abandonOutput(): void {
+    for (const stream of this.child.stdio) stream?.destroy();
+  }
+
   /** SIGKILL to the helper itself (a process this module started, by its pid). */
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');

@@ -16,6 +16,8 @@ import { parseSandboxRequest, type SandboxRequest } from './request.js';
 /** Where sandboxes' cgroups go when nothing else is configured; the containers recogniser knows this path. */
 export const DEFAULT_SANDBOX_CGROUP_PARENT = '/nsgate/sandboxes';
 
+const OUTPUT_CLOSE_GRACE_MS = 2000;
+
 /**
  * starting: cgroup made, helper not yet past setup; running: the command runs;
  * exited: it ended by itself (exitCode or signal); killed: nsgate killed it (delete, timeout,
@@ -293,7 +295,10 @@ export class SandboxManager {
   private async follow(record: SandboxRecord): Promise<void> {
     await record.helper.exited;
     if (this.hasProcesses(record.path)) await this.cgroups.kill(record.path).catch(() => undefined);
+    // Everything that could hold the output is dead now; a straggler outside the cgroup is not waited on.
+    const grace = setTimeout(() => record.helper.abandonOutput(), OUTPUT_CLOSE_GRACE_MS);
     const outcome = await record.helper.done.catch(() => null);
+    clearTimeout(grace);
     if (record.timer) clearTimeout(record.timer);
     await record.killing?.catch(() => undefined);
     record.outcome = outcome;
