@@ -419,6 +419,35 @@ describe('limits', () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it('on a host without the unified tree (v1 only) the helper waits until it is in the cgroup, and a timeout still kills the tree', async () => {
+    const v1Only = new CgroupSystem({ hierarchies: cgroups.hierarchies.filter((h) => h.version === 1), managed: cgroups.managed });
+    const v1 = new NamespaceExecutor({ cgroups: v1Only, cgroupParent: `${execParent}-v1` });
+    try {
+      const pin = v1.pin(db.pid);
+      let info: ExecStartInfo | undefined;
+      const inCgroup = new Promise<string>((resolve) => {
+        const check = setInterval(() => {
+          if (!info) return;
+          clearInterval(check);
+          resolve(readFileSync(`/proc/${info.commandPid}/cgroup`, 'utf8'));
+        }, 10);
+      });
+      const result = await v1.exec(pin, { argv: ['sh', '-c', 'sleep 100 & sleep 100'], timeoutMs: 700 }, { onStart: (i) => (info = i) });
+      expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+      const lines = (await inCgroup).split('\n').filter((l) => /^\d+:[^:]*(memory|pids)[^:]*:/.test(l));
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line.endsWith(`:${info!.cgroupPath}`), line).toBe(true);
+      await v1.settled();
+      for (const h of v1Only.hierarchies) {
+        const dir = cgroupDir(h, info!.cgroupPath);
+        if (dir) expect(existsSync(dir), dir).toBe(false);
+      }
+    } finally {
+      await v1.close();
+      if (v1Only.exists(`${execParent}-v1`)) await v1Only.delete(`${execParent}-v1`);
+    }
+  });
+
   it('concurrency is bounded: past the running slots and the queue, EXEC_QUEUE_FULL', async () => {
     const small = new NamespaceExecutor({ cgroups, cgroupParent: execParent, limiter: { maxConcurrent: 1, maxQueued: 1 } });
     try {
