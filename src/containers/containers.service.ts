@@ -155,6 +155,13 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** A running container's init pid from one engine inspect (or the cgroup index); no full view. */
+  async initPid(idOrName: string): Promise<{ id: string; name: string; pid: number }> {
+    const identity = await this.identify(idOrName);
+    if (identity.pid === null) throw new NsgateError('CONFLICT', `container ${identity.name} is not running`, { id: identity.id, state: identity.state });
+    return { id: identity.id, name: identity.name, pid: identity.pid };
+  }
+
   private view(identity: Identity): ContainerModel {
     const base: ContainerModel = { ...identity, image: identity.image, cgroupPath: null, cgroups: [], namespaces: null, limits: null, sharedNamespaces: [] };
     delete (base as Partial<Identity>).info;

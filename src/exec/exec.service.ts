@@ -1,10 +1,6 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { type Config } from '../config/config.js';
-import { CONFIG } from '../config/config.module.js';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContainersService } from '../containers/containers.service.js';
-import { NsgateError } from '../kernel/errors.js';
 import { type ExecResult, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
-import { readNamespaceInodes } from '../kernel/procfs/namespace-links.js';
 import { type SandboxInfo, SandboxManager } from '../kernel/sandbox/index.js';
 import type { ExecBody, SandboxBody } from './dto/exec.dto.js';
 import type { ExecResultModel, SandboxDetailModel } from './exec.models.js';
@@ -31,13 +27,17 @@ function toModel(result: ExecResult): ExecResultModel {
 
 /** Exec in namespaces and sandboxes: the admin's nsenter and unshare. */
 @Injectable()
-export class ExecService implements OnApplicationShutdown {
+export class ExecService implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
-    @Inject(CONFIG) private readonly config: Config,
     private readonly executor: NamespaceExecutor,
     private readonly sandboxes: SandboxManager,
     private readonly containers: ContainersService,
   ) {}
+
+  /** Cgroups a crashed nsgate left behind are removed before anything new is made. */
+  async onApplicationBootstrap(): Promise<void> {
+    await Promise.all([this.executor.sweep(), this.sandboxes.sweep()]);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.executor.close(), this.sandboxes.close()]);
@@ -51,11 +51,9 @@ export class ExecService implements OnApplicationShutdown {
 
   /** Into the container's init process, by default in every namespace it does not share with the host. */
   async execInContainer(idOrName: string, body: ExecBody, signal?: AbortSignal): Promise<ExecResultModel> {
-    const container = await this.containers.get(idOrName);
-    if (container.pid === null) throw new NsgateError('CONFLICT', `container ${container.name} is not running`, { id: container.id });
+    const container = await this.containers.initPid(idOrName);
     const pin = this.executor.pin(container.pid);
-    const procRoot = { procRoot: this.config.procRoot };
-    const own = unsharedNamespaces(readNamespaceInodes(container.pid, procRoot), this.containers.hostNamespaces() as ReturnType<typeof readNamespaceInodes>);
+    const own = unsharedNamespaces(pin.namespaces, this.containers.hostNamespaces() as typeof pin.namespaces);
     return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own }));
   }
 
