@@ -15,6 +15,7 @@ import { GraphqlOptions } from './graphql/graphql.options.js';
 import { HealthModule } from './health/health.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
+import { EventsModule } from './events/events.module.js';
 import { ExecModule } from './exec/exec.module.js';
 import { loggerOptions } from './logging.js';
 import { CgroupsModule } from './cgroups/cgroups.module.js';
@@ -49,6 +50,7 @@ export class AppModule {
         ContainersModule,
         ExecModule,
         SecurityModule,
+        EventsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },

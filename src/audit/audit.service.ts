@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Subject } from 'rxjs';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import type { AuditEntry, AuditFilter } from './audit-entry.js';
@@ -12,6 +13,8 @@ export type AuditRecord = Omit<AuditEntry, 'time' | 'errorCode' | 'request' | 'b
 @Injectable()
 export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: AuditLog;
+  /** Each completed line, once it is on disk (the events module publishes successful limit changes). */
+  readonly completed$ = new Subject<AuditEntry>();
 
   constructor(@Inject(CONFIG) config: Config) {
     this.log = new AuditLog(config.auditFile, { maxBytes: config.auditMaxBytes, maxFiles: config.auditMaxFiles });
@@ -22,6 +25,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.completed$.complete();
     await this.log.close();
   }
 
@@ -40,7 +44,9 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       before: record.before ?? null,
       after: record.after ?? null,
     };
-    return this.log.append(entry);
+    return this.log.append(entry).then(() => {
+      if (entry.stage === 'completed') this.completed$.next(entry);
+    });
   }
 
   read(filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage> {
