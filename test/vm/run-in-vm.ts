@@ -82,9 +82,9 @@ async function which(cmd: string): Promise<boolean> {
   }
 }
 
-/** The kernel to boot; on CI (or with NSGATE_VM_INSTALL=1) also installs qemu if missing. */
+/** The kernel to boot; installs qemu when it is missing (set NSGATE_VM_INSTALL=0 to refuse instead). */
 export async function prepareKernel(): Promise<string> {
-  const install = process.env.CI === 'true' || process.env.NSGATE_VM_INSTALL === '1';
+  const install = process.env.NSGATE_VM_INSTALL !== '0';
   const script = path.join(repoRoot, 'scripts/vm/fetch-kernel.sh');
   const { stdout } = await execFileAsync('bash', [script, ...(install ? ['--install'] : [])], {
     maxBuffer: 16 * 1024 * 1024,
