@@ -92,6 +92,16 @@ describe('every route and every GraphQL field is guarded', () => {
     expect(denied.every((e) => e.errorCode === 'FORBIDDEN')).toBe(true);
   });
 
+  it('documents every REST route in /openapi.json', async () => {
+    const doc = await t.http().get('/openapi.json').set('authorization', `Bearer ${t.tokens.viewer}`);
+    const documented = new Set(Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
+    const missing = handlers
+      .filter((h) => h.kind === 'rest')
+      .map((h) => h.name.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{path}'))
+      .filter((route) => !documented.has(route));
+    expect(missing).toEqual([]);
+  });
+
   it('lets only admins introspect', async () => {
     const viewer = await t.graphql('{ __schema { queryType { name } } }', t.tokens.viewer);
     expect(viewer.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
