@@ -46,6 +46,9 @@ import type { ProcessSecurity } from './security.js';
  * findings drop one severity step there.
  */
 
+/** Bits 0..37, cap_chown through cap_audit_read: every container engine in use knows these. */
+const ENGINE_KNOWN_CAPABILITIES = (1n << 38n) - 1n;
+
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 
 export interface Finding {
@@ -199,7 +202,9 @@ export function assessContainer(posture: ContainerPosture, facts: ContainerFacts
   const hasUid = Number.isInteger(posture.uid.effective);
   const isRoot = hasUid ? posture.uid.real === 0 || posture.uid.effective === 0 || posture.uid.saved === 0 : userIsRoot(facts.user);
 
-  const full = facts.engineCapabilities !== undefined ? mask(facts.engineCapabilities) : ALL_KNOWN_CAPABILITIES_MASK;
+  // An engine grants only the capabilities it knows: Docker 20.10's list ends at cap_audit_read
+  // (bit 37), so "every capability it can give" is measured on bits 0..37 of its bounding set.
+  const full = (facts.engineCapabilities !== undefined ? mask(facts.engineCapabilities) : ALL_KNOWN_CAPABILITIES_MASK) & ENGINE_KNOWN_CAPABILITIES;
   const privileged = facts.privileged === true || isFullSet(heldHex, full);
   if (privileged) {
     findings.push({
