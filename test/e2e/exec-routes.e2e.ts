@@ -83,8 +83,11 @@ describe('exec and sandboxes through the API', () => {
     expect(sandbox.stdout).toMatch(/^\s*1\s+sh$/m);
     expect(sandbox.stdout).toMatch(/CapEff:\s+0000000000000000/);
     expect(sandbox.limits.memory.max).toBe(64 * 1024 * 1024);
-    const listed = await t.http().get('/v1/containers').set('authorization', `Bearer ${t.tokens.viewer}`);
-    expect(listed.status).toBe(200);
+    // other runtimes' containers are indexed in the background every 5 s
+    await waitFor(async () => {
+      const listed = await t.http().get('/v1/containers').set('authorization', `Bearer ${t.tokens.viewer}`);
+      return (listed.body.items as { id: string; runtime: string; source: string }[]).some((c) => c.id === id && c.runtime === 'nsgate' && c.source === 'cgroup');
+    }, 12_000, 500);
     const path = `/sys/fs/cgroup/memory${sandbox.cgroupPath}`;
     expect(existsSync(path)).toBe(true);
     const deleted = await t.http().delete(`/v1/sandboxes/${id}`).set('authorization', `Bearer ${t.tokens.admin}`);
