@@ -317,8 +317,14 @@ describe('containers: the kernel layer against the private engine', () => {
     await run;
     const id = (await docker(['inspect', '--format', '{{.Id}}', name]).catch(() => '')) || seen[0]?.id;
     if (id) made.push(id);
-    expect(seen.map((e) => e.action)).toEqual(['start', 'oom', 'die']);
-    expect(seen[2]).toMatchObject({ id, name, image: TEST_IMAGE, exitCode: 137 });
+    // one container can be OOM-killed more than once (each of its processes): one or more oom
+    const actions = seen.map((e) => e.action);
+    expect(actions[0]).toBe('start');
+    expect(actions.at(-1)).toBe('die');
+    expect(actions.slice(1, -1).length).toBeGreaterThanOrEqual(1);
+    expect(new Set(actions.slice(1, -1))).toEqual(new Set(['oom']));
+    const die = seen.at(-1)!;
+    expect(die).toMatchObject({ id, name, image: TEST_IMAGE, exitCode: 137 });
     expect(seen[0]!.attributes).toMatchObject(testLabels());
     expect(Date.parse(seen[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
   });
