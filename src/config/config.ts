@@ -15,9 +15,9 @@ export interface Config {
   internalCgroup: string;
   dockerHost: string;
   procRoot: string;
-  cgroupRoot: string;
-  mountinfoPath: string;
   bodyLimitBytes: number;
+  /** Worker threads a /proc scan is split across. */
+  scanWorkers: number;
   /** Requests per caller per minute before 429 RATE_LIMITED. */
   rateLimitPerMinute: number;
   logLevel: string;
@@ -47,10 +47,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     internalCgroup: parseCgroupPaths(env.NSGATE_INTERNAL_CGROUP ?? '/nsgate', 'NSGATE_INTERNAL_CGROUP')[0]!,
     dockerHost: parseDockerHost(env.DOCKER_HOST),
     procRoot: absolutePath(env, 'NSGATE_PROC_ROOT', '/proc'),
-    cgroupRoot: absolutePath(env, 'NSGATE_CGROUP_ROOT', '/sys/fs/cgroup'),
-    mountinfoPath: absolutePath(env, 'NSGATE_MOUNTINFO', '/proc/self/mountinfo'),
     bodyLimitBytes: positiveInt(env, 'NSGATE_BODY_LIMIT_BYTES', 64 * 1024),
     rateLimitPerMinute: positiveInt(env, 'NSGATE_RATE_LIMIT', 6000),
+    scanWorkers: positiveInt(env, 'NSGATE_SCAN_WORKERS', 2),
     logLevel: oneOf(env, 'NSGATE_LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -39,9 +39,9 @@ export class HealthService {
 
   private async cgroupfs(): Promise<DependencyCheck> {
     return check(true, async () => {
-      const mountinfo = await readFile(this.config.mountinfoPath, 'utf8');
+      const mountinfo = await readFile(`${this.config.procRoot}/self/mountinfo`, 'utf8');
       const count = mountinfo.split('\n').filter((l) => / - cgroup2? /.test(l)).length;
-      if (count === 0) throw new Error(`no cgroup filesystem in ${this.config.mountinfoPath}`);
+      if (count === 0) throw new Error(`no cgroup filesystem in ${this.config.procRoot}/self/mountinfo`);
       return `${count} cgroup hierarchies mounted`;
     });
   }

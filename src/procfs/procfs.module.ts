@@ -6,7 +6,7 @@ import { ProcessScanner } from '../kernel/scan/process-scanner.js';
 /** The one /proc scanner of the process (worker threads), shared by every feature. */
 @Global()
 @Module({
-  providers: [{ provide: ProcessScanner, inject: [CONFIG], useFactory: (config: Config) => new ProcessScanner({ procRoot: config.procRoot }) }],
+  providers: [{ provide: ProcessScanner, inject: [CONFIG], useFactory: (config: Config) => new ProcessScanner({ procRoot: config.procRoot, workers: config.scanWorkers }) }],
   exports: [ProcessScanner],
 })
 export class ProcfsModule implements OnApplicationShutdown {
