@@ -20,3 +20,22 @@ export interface AuditSpec {
 export function Audit(action: AuditSpec['action'], target: AuditSpec['target'], when?: AuditSpec['when'], outcome?: AuditSpec['outcome']) {
   return SetMetadata(AUDIT_KEY, { action, target, when, outcome } satisfies AuditSpec);
 }
+
+/** The action a call is audited under; never throws (an audit line must always be written). */
+export function actionOf(spec: AuditSpec, input: HandlerInput): string {
+  if (typeof spec.action === 'string') return spec.action;
+  try {
+    return spec.action(input);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The target a call is audited under; never throws. */
+export function safeTarget(spec: AuditSpec, input: HandlerInput): string {
+  try {
+    return spec.target(input);
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,10 +1,9 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, concatMap, from, type Observable, switchMap } from 'rxjs';
-import { actionOf, safeTarget } from '../auth/auth.guard.js';
 import { toNsgateError } from '../common/errors.js';
 import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
-import { AUDIT_KEY, type AuditSpec } from './audit.decorator.js';
+import { actionOf, AUDIT_KEY, type AuditSpec, safeTarget } from './audit.decorator.js';
 import { AuditService } from './audit.service.js';
 
 /**

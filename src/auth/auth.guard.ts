@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AUDIT_KEY, type AuditSpec } from '../audit/audit.decorator.js';
+import { actionOf, AUDIT_KEY, type AuditSpec, safeTarget } from '../audit/audit.decorator.js';
 import { AuditService } from '../audit/audit.service.js';
 import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
 import { NsgateError } from '../kernel/errors.js';
@@ -57,22 +57,5 @@ export class AuthGuard implements CanActivate {
       errorCode: err.code,
       request: input.body ?? null,
     });
-  }
-}
-
-export function actionOf(spec: AuditSpec, input: Parameters<AuditSpec['target']>[0]): string {
-  if (typeof spec.action === 'string') return spec.action;
-  try {
-    return spec.action(input);
-  } catch {
-    return 'unknown';
-  }
-}
-
-export function safeTarget(spec: AuditSpec, input: Parameters<AuditSpec['target']>[0]): string {
-  try {
-    return spec.target(input);
-  } catch {
-    return 'unknown';
   }
 }

@@ -17,13 +17,14 @@ import {
 } from '../kernel/docker/containers.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
+import { hostNamespaceInodes } from '../kernel/exec/pin.js';
 import { assessContainer } from '../kernel/findings.js';
 import { readProcessCgroups } from '../kernel/procfs/cgroup.js';
 import { readNamespaceInodes } from '../kernel/procfs/namespace-links.js';
 import { NAMESPACE_TYPES, type NamespaceType } from '../kernel/procfs/namespace-types.js';
 import { readProcessStatus } from '../kernel/procfs/status.js';
 import { ProcessScanner } from '../kernel/scan/process-scanner.js';
-import { readLsmList, readProcessSecurity } from '../kernel/security.js';
+import { DEFAULT_LSM_LIST_PATH, readLsmList, readProcessSecurity } from '../kernel/security.js';
 import { ProcessesService } from '../processes/processes.service.js';
 import type { NamespaceInodesModel } from '../processes/process.models.js';
 import type { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
@@ -185,31 +186,16 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /**
-   * The host's namespaces: pid 1's where they can be read; where they cannot (pid 1 out of
-   * ptrace reach, as on this machine) nsgate's own, since it runs in the host's namespaces.
-   */
-  hostNamespaces(): Partial<Record<NamespaceType, string | null>> {
-    const procRoot = { procRoot: this.config.procRoot };
-    try {
-      const init = readNamespaceInodes(1, procRoot);
-      if (Object.values(init).every((inode) => inode !== null)) return init;
-    } catch {
-      // pid 1 unreadable: fall through
-    }
-    return readNamespaceInodes(process.pid, procRoot);
-  }
-
   /** Which namespaces each container shares, with which other containers and with the host. */
   private withSharing(views: ContainerModel[]): ContainerModel[] {
-    const host = this.hostNamespaces();
+    const host = hostNamespaceInodes({ procRoot: this.config.procRoot });
     return views.map((v) => {
       if (!v.namespaces || v.pid === null) return v;
       const shared = NAMESPACE_TYPES.flatMap((type) => {
         const inode = v.namespaces![type];
         if (inode === null) return [];
         const others = views.filter((o) => o !== v && o.namespaces?.[type] === inode).map((o) => o.id);
-        if (host[type] !== null && host[type] !== undefined && Number(host[type]) === inode) others.push('host');
+        if (host[type] !== null && Number(host[type]) === inode) others.push('host');
         return others.length ? [{ type, inode, with: others }] : [];
       });
       return { ...v, sharedNamespaces: shared };
@@ -311,7 +297,7 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
       user: info?.Config.User,
       dockerSockets: this.engine.dockerHost.startsWith('unix://') ? [this.engine.dockerHost.slice('unix://'.length)] : [],
       engineCapabilities,
-      hostLsms: readLsmList('/sys/kernel/security/lsm'),
+      hostLsms: readLsmList(DEFAULT_LSM_LIST_PATH),
     });
     const inode = posture.userNamespace.inode;
     return { ...posture, userNamespace: { ...posture.userNamespace, inode: inode === null ? null : Number(inode) }, containerId: identity.id, findings };

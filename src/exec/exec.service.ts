@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContainersService } from '../containers/containers.service.js';
-import { type ExecResult, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
+import { type ExecResult, hostNamespaceInodes, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
 import { type SandboxInfo, SandboxManager } from '../kernel/sandbox/index.js';
 import type { ExecBody, SandboxBody } from './dto/exec.dto.js';
 import type { ExecResultModel, SandboxDetailModel } from './exec.models.js';
@@ -53,7 +53,7 @@ export class ExecService implements OnApplicationBootstrap, OnApplicationShutdow
   async execInContainer(idOrName: string, body: ExecBody, signal?: AbortSignal): Promise<ExecResultModel> {
     const container = await this.containers.initPid(idOrName);
     const pin = this.executor.pin(container.pid);
-    const own = unsharedNamespaces(pin.namespaces, this.containers.hostNamespaces() as typeof pin.namespaces);
+    const own = unsharedNamespaces(pin.namespaces, hostNamespaceInodes());
     return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own }));
   }
 

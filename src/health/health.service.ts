@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
+import { readCgroupMounts } from '../kernel/cgroups/mounts.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
 
 export interface DependencyCheck {
@@ -39,8 +40,7 @@ export class HealthService {
 
   private async cgroupfs(): Promise<DependencyCheck> {
     return check(true, async () => {
-      const mountinfo = await readFile(`${this.config.procRoot}/self/mountinfo`, 'utf8');
-      const count = mountinfo.split('\n').filter((l) => / - cgroup2? /.test(l)).length;
+      const count = readCgroupMounts(this.config.procRoot).length;
       if (count === 0) throw new Error(`no cgroup filesystem in ${this.config.procRoot}/self/mountinfo`);
       return `${count} cgroup hierarchies mounted`;
     });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CgroupMode, cgroupModeOf, readCgroupMounts } from './cgroups/mounts.js';
+import { DEFAULT_LSM_LIST_PATH, readLsmList } from './security.js';
 
 export interface HostHierarchy {
   version: 1 | 2;
@@ -19,7 +20,7 @@ export interface HostFacts {
 }
 
 /** The kernel's own account of the host: release, cgroup layout, LSMs. */
-export async function readHostFacts(procRoot: string, lsmFile = '/sys/kernel/security/lsm'): Promise<HostFacts> {
+export async function readHostFacts(procRoot: string, lsmFile = DEFAULT_LSM_LIST_PATH): Promise<HostFacts> {
   const mounts = readCgroupMounts(procRoot);
   const hierarchies = await Promise.all(
     mounts.map(async (h) => ({
@@ -33,26 +34,12 @@ export async function readHostFacts(procRoot: string, lsmFile = '/sys/kernel/sec
     kernel: (await readFile(join(procRoot, 'sys/kernel/osrelease'), 'utf8')).trim(),
     cgroupMode: cgroupModeOf(mounts),
     hierarchies,
-    lsms: await readLsms(lsmFile),
+    // [] where securityfs is not mounted or lists none
+    lsms: readLsmList(lsmFile) ?? [],
   };
 }
 
 async function readV2Controllers(mountPoint: string): Promise<string[]> {
   const text = await readFile(join(mountPoint, 'cgroup.controllers'), 'utf8').catch(() => '');
   return text.trim().split(/\s+/).filter((c) => c.length > 0);
-}
-
-/** The LSMs the kernel runs, from securityfs; [] where it is not mounted or lists none. */
-export async function readLsms(lsmFile: string): Promise<string[]> {
-  try {
-    return (await readFile(lsmFile, 'utf8'))
-      .trim()
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EINVAL') return [];
-    throw err;
-  }
 }

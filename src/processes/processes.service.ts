@@ -74,16 +74,17 @@ export class ProcessesService {
   }
 
   /** One process, read now from its own /proc files (no scan). */
-  one(pid: number): ProcessModel {
-    return toProcessModel(readProcessRecord(pid, this.config.procRoot, this.clock, readUserNames()));
+  one(pid: number, userNames: ReadonlyMap<number, string> = readUserNames()): ProcessModel {
+    return toProcessModel(readProcessRecord(pid, this.config.procRoot, this.clock, userNames));
   }
 
   /** The processes of a pid list that still exist, read now; one that exited meanwhile is left out. */
   existing(pids: Iterable<number>): ProcessModel[] {
     const out: ProcessModel[] = [];
+    const userNames = readUserNames();
     for (const pid of pids) {
       try {
-        out.push(this.one(pid));
+        out.push(this.one(pid, userNames));
       } catch (err) {
         if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
       }

@@ -20,6 +20,7 @@ import { NsgateError } from '../../src/kernel/errors.js';
 import { readProcessCgroups, readProcessStat } from '../../src/kernel/procfs/index.js';
 import { cgroupDir, cgroupHierarchies } from './support/cgroupfs.js';
 import { docker, dockerHost, dockerJson, removeContainer, runContainer, TEST_IMAGE, testLabels, testRunId, type TestContainer } from './support/docker.js';
+import { refusal } from './support/errors.js';
 
 /*
  * The kernel layer of the containers feature against the private engine: the tutorial's `db`
@@ -31,15 +32,6 @@ import { docker, dockerHost, dockerJson, removeContainer, runContainer, TEST_IMA
 const made: string[] = [];
 const log = (msg: string) => console.log(`[containers-kernel] ${msg}`);
 
-async function nsgateError(promise: Promise<unknown>): Promise<NsgateError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof NsgateError) return err;
-    throw err;
-  }
-  throw new Error('expected an NsgateError, got a result');
-}
 
 /** The v1 memory hierarchy's limit file or v2's memory.max, for a cgroup path. */
 function memoryLimitFile(path: string): string {
@@ -119,10 +111,10 @@ describe('containers: the kernel layer against the private engine', () => {
   });
 
   it('refuses a prefix under 4 hex digits and unknown names: CONTAINER_NOT_FOUND (404)', async () => {
-    const short = await nsgateError(resolveContainer(engine, db.id.slice(0, 3)));
+    const short = await refusal(resolveContainer(engine, db.id.slice(0, 3)));
     expect(short.code).toBe('CONTAINER_NOT_FOUND');
     expect(short.details).toMatchObject({ hint: expect.stringMatching(/at least 4 hex digits/) });
-    const unknown = await nsgateError(inspectContainer(engine, `no-such-container-${testRunId()}`));
+    const unknown = await refusal(inspectContainer(engine, `no-such-container-${testRunId()}`));
     expect(unknown.code).toBe('CONTAINER_NOT_FOUND');
     expect(statusOf(unknown.code)).toBe(404);
   });
@@ -145,7 +137,7 @@ describe('containers: the kernel layer against the private engine', () => {
     let common = 1;
     while (a[common] === b[common]) common++;
     const prefix = a.slice(0, common);
-    const err = await nsgateError(resolveContainer(engine, prefix, { minPrefix: 1 }));
+    const err = await refusal(resolveContainer(engine, prefix, { minPrefix: 1 }));
     expect(err.code).toBe('CONTAINER_AMBIGUOUS');
     expect(statusOf(err.code)).toBe(400);
     const candidates = (err.details!.candidates as { id: string }[]).map((c) => c.id);
@@ -217,7 +209,7 @@ describe('containers: the kernel layer against the private engine', () => {
     });
 
     it('memory 1 MiB is LIMIT_INVALID (422) with Docker’s words, and nothing changed', async () => {
-      const err = await nsgateError(updateContainerLimits(engine, db.id, { memory: 1 << 20 }));
+      const err = await refusal(updateContainerLimits(engine, db.id, { memory: 1 << 20 }));
       expect(err.code).toBe('LIMIT_INVALID');
       expect(statusOf(err.code)).toBe(422);
       expect(err.message).toMatch(/Minimum memory limit allowed is 6MB/);
@@ -226,7 +218,7 @@ describe('containers: the kernel layer against the private engine', () => {
     });
 
     it('memory+swap below memory is LIMIT_INVALID, and nothing changed', async () => {
-      const err = await nsgateError(updateContainerLimits(engine, db.id, { memory: 16 << 20, memorySwap: 8 << 20 }));
+      const err = await refusal(updateContainerLimits(engine, db.id, { memory: 16 << 20, memorySwap: 8 << 20 }));
       expect(err.code).toBe('LIMIT_INVALID');
       expect(err.message).toMatch(/memoryswap limit should be larger than memory limit/);
       expect(await inspectedMemory()).toBe(8_000_000);
@@ -234,7 +226,7 @@ describe('containers: the kernel layer against the private engine', () => {
     });
 
     it('an engine refusal our checks leave to the engine (more cpus than it has) maps to LIMIT_INVALID with its message', async () => {
-      const err = await nsgateError(updateContainerLimits(engine, db.id, { nanoCpus: 512 * 1e9 }));
+      const err = await refusal(updateContainerLimits(engine, db.id, { nanoCpus: 512 * 1e9 }));
       expect(err.code).toBe('LIMIT_INVALID');
       expect(err.message).toMatch(/Range of CPUs is from 0\.01 to/);
       expect(err.details).toMatchObject({ engineStatus: 400 });
@@ -259,7 +251,7 @@ describe('containers: the kernel layer against the private engine', () => {
     });
 
     it('a missing container is CONTAINER_NOT_FOUND', async () => {
-      const err = await nsgateError(updateContainerLimits(engine, `gone-${testRunId()}`, { memory: 8_000_000 }));
+      const err = await refusal(updateContainerLimits(engine, `gone-${testRunId()}`, { memory: 8_000_000 }));
       expect(err.code).toBe('CONTAINER_NOT_FOUND');
     });
   });
@@ -353,13 +345,13 @@ describe('an engine that is not there, or hangs', () => {
   it('a socket path that does not exist: ENGINE_UNAVAILABLE (503) at once', async () => {
     const missing = new DockerEngine(`unix://${join(tmpdir(), 'nsgate-no-such-dir', 'docker.sock')}`, 1000);
     const t0 = performance.now();
-    const err = await nsgateError(listContainers(missing));
+    const err = await refusal(listContainers(missing));
     expect(err.code).toBe('ENGINE_UNAVAILABLE');
     expect(statusOf(err.code)).toBe(503);
     expect(performance.now() - t0).toBeLessThan(1000);
-    expect((await nsgateError(updateContainerLimits(missing, 'db', { memory: 8_000_000 }))).code).toBe('ENGINE_UNAVAILABLE');
+    expect((await refusal(updateContainerLimits(missing, 'db', { memory: 8_000_000 }))).code).toBe('ENGINE_UNAVAILABLE');
     const events = containerEvents(missing);
-    expect((await nsgateError(events.next())).code).toBe('ENGINE_UNAVAILABLE');
+    expect((await refusal(events.next())).code).toBe('ENGINE_UNAVAILABLE');
     expect((await missing.status()).status).toBe('unavailable');
   });
 
@@ -371,7 +363,7 @@ describe('an engine that is not there, or hangs', () => {
       ['inspect by id', () => inspectContainer(hung, 'a'.repeat(64))],
     ] as const) {
       const t0 = performance.now();
-      const err = await nsgateError(call());
+      const err = await refusal(call());
       const ms = performance.now() - t0;
       expect(err.code, what).toBe('ENGINE_UNAVAILABLE');
       expect(ms, what).toBeGreaterThanOrEqual(700);
@@ -379,7 +371,7 @@ describe('an engine that is not there, or hangs', () => {
       log(`hung engine, ${what}: ENGINE_UNAVAILABLE after ${ms.toFixed(0)} ms (timeout 800 ms)`);
     }
     const t0 = performance.now();
-    const err = await nsgateError(containerEvents(hung, { connectTimeoutMs: 800 }).next());
+    const err = await refusal(containerEvents(hung, { connectTimeoutMs: 800 }).next());
     expect(err.code).toBe('ENGINE_UNAVAILABLE');
     expect(performance.now() - t0).toBeLessThan(3000);
   });

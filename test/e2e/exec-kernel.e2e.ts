@@ -22,6 +22,7 @@ import { cgroupDir, cgroupHierarchies } from './support/cgroupfs.js';
 import { cgroupParent, makeTestCgroup } from './support/cgroups.js';
 import { docker, removeContainer, runContainer, TEST_IMAGE, type TestContainer } from './support/docker.js';
 import { repoRoot } from './support/harness.js';
+import { refusal } from './support/errors.js';
 
 /*
  * The exec worker and sandboxes on the real kernel and the private engine: the tutorial's
@@ -41,15 +42,6 @@ let db: TestContainer;
 let execParent: string;
 let sandboxParent: string;
 
-async function refusal(promise: Promise<unknown>): Promise<NsgateError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof NsgateError) return err;
-    throw err;
-  }
-  throw new Error('expected an NsgateError, got a result');
-}
 
 /** A process this test starts (and kills in afterAll, by its pid). */
 function start(command: string, args: string[]): ChildProcess {
