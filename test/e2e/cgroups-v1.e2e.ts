@@ -177,7 +177,7 @@ describe('the unified tree of this hybrid host: core files through the v2 driver
 
   it('pressure files and cpu.stat parse through the v2 driver', async () => {
     const ctx = context();
-    const p = await startProcess(ctx, ['/bin/sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 1000']);
+    const p = await startProcess(ctx, ['/bin/sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 1000']);
     try {
       await system.moveProcess(path, p.pid);
       await sleep(300);

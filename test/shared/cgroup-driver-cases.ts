@@ -468,7 +468,7 @@ export const cgroupDriverCases: DriverCase[] = [
     name: 'stats of a running process: memory, cpu, pids (and pressure where the kernel has it)',
     async run(ctx) {
       await withCgroup(ctx, 'stats', async (path) => {
-        const p = await startProcess(ctx, [ctx.shell ?? '/bin/sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 1000']);
+        const p = await startProcess(ctx, [ctx.shell ?? '/bin/sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000']);
         try {
           await ctx.system.moveProcess(path, p.pid);
           await sleepMs(300);
