@@ -4,9 +4,9 @@ import { actionOf, AUDIT_KEY, type AuditSpec, safeTarget } from '../audit/audit.
 import { AuditService } from '../audit/audit.service.js';
 import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
 import { NsgateError } from '../kernel/errors.js';
-import { ROLE_KEY, type RoleRequirement } from './auth.decorator.js';
+import { ACTION_ROLES_KEY, type ActionRoles, ROLE_KEY, type RoleRequirement } from './auth.decorator.js';
 import { AuthService } from './auth.service.js';
-import { type Caller, roleSatisfies } from './roles.js';
+import { type Caller, type Role, roleSatisfies } from './roles.js';
 
 /**
  * The one guard, for REST routes and GraphQL fields alike. Deny by default: a handler
@@ -32,14 +32,23 @@ export class AuthGuard implements CanActivate {
         req.caller = caller;
       }
       if (required === undefined) throw new NsgateError('ROLE_NOT_DECLARED', 'this handler declares no role, so it is refused');
-      if (!roleSatisfies(caller.role, required)) {
-        throw new NsgateError('FORBIDDEN', `needs the ${required} role; ${caller.name} has ${caller.role}`, { required, role: caller.role });
+      const needed = this.actionRole(context) ?? required;
+      if (!roleSatisfies(caller.role, required) || !roleSatisfies(caller.role, needed)) {
+        const role = roleSatisfies(needed, required) ? needed : required;
+        throw new NsgateError('FORBIDDEN', `needs the ${role} role; ${caller.name} has ${caller.role}`, { required: role, role: caller.role });
       }
       return true;
     } catch (err) {
       await this.auditRefusal(context, caller, err as NsgateError);
       throw err;
     }
+  }
+
+  /** The raised role of this call's action, where the handler declares one. */
+  private actionRole(context: ExecutionContext): Role | undefined {
+    const byAction = this.reflector.get<ActionRoles | undefined>(ACTION_ROLES_KEY, context.getHandler());
+    const spec = byAction && this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, context.getHandler());
+    return spec ? byAction[actionOf(spec, inputOf(context))] : undefined;
   }
 
   private async auditRefusal(context: ExecutionContext, caller: Caller | null, err: NsgateError): Promise<void> {

@@ -2,6 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
+import type { Caller } from '../auth/roles.js';
+import { CurrentCaller } from '../common/caller.decorator.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
@@ -73,17 +75,22 @@ export class CgroupsController {
 
   @Post('*')
   @HttpCode(200)
-  @Allow('operator')
+  @Allow('operator', { 'cgroup.kill': 'admin' })
   @Audit(auditAction, auditTarget)
   @ApiParam({ ...PATH_PARAM, example: 'nsgate/batch/-/freeze' })
-  @ApiOperation({ summary: '{path}/-/processes {"pid"}: move a process in; /-/freeze, /-/thaw; /-/kill: every process of the cgroup and below' })
+  @ApiOperation({
+    summary: '{path}/-/processes {"pid"}: move a process in; /-/freeze, /-/thaw; /-/kill (admin): every process of the cgroup and below',
+    description:
+      'A process moves only from managed cgroups (in every hierarchy) unless the caller is admin. Never moved, frozen or killed, whoever asks: ' +
+      "pid 1 of nsgate's pid namespace, kernel threads, nsgate itself and its helpers (403 PROCESS_PROTECTED). A zombie is 410 PROCESS_GONE.",
+  })
   @ApiBody({ type: MoveProcessBody, required: false, description: 'only for /-/processes' })
   @ApiOkResponse({ type: CgroupActionModel })
-  async post(@Param('*') rest: string, @Body() body: unknown): Promise<CgroupActionModel> {
+  async post(@Param('*') rest: string, @Body() body: unknown, @CurrentCaller() caller: Caller): Promise<CgroupActionModel> {
     const { path, action } = splitAction(rest, ['processes', 'freeze', 'thaw', 'kill']);
     switch (action) {
       case 'processes':
-        return this.cgroups.move(path, moveBody(body));
+        return this.cgroups.move(path, moveBody(body), caller);
       case 'freeze':
         return this.cgroups.freeze(path);
       case 'thaw':

@@ -1,6 +1,8 @@
 import { Args, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
+import type { Caller } from '../auth/roles.js';
+import { CurrentCaller } from '../common/caller.decorator.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
@@ -59,8 +61,8 @@ export class CgroupsResolver {
   @Mutation(() => CgroupActionModel)
   @Allow('operator')
   @Audit('cgroup.processes', auditTarget)
-  moveProcess(@Args() args: MoveProcessArgs): Promise<CgroupActionModel> {
-    return this.service.move(args.path, args.pid);
+  moveProcess(@Args() args: MoveProcessArgs, @CurrentCaller() caller: Caller): Promise<CgroupActionModel> {
+    return this.service.move(args.path, args.pid, caller);
   }
 
   @Mutation(() => CgroupActionModel)
@@ -77,8 +79,8 @@ export class CgroupsResolver {
     return this.service.thaw(path);
   }
 
-  @Mutation(() => CgroupActionModel)
-  @Allow('operator')
+  @Mutation(() => CgroupActionModel, { description: 'Kill every process of the cgroup and below (admin)' })
+  @Allow('admin')
   @Audit('cgroup.kill', auditTarget)
   killCgroup(@Args() { path }: CgroupPathArgs): Promise<CgroupActionModel> {
     return this.service.kill(path);

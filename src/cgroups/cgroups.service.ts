@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { type Caller, roleSatisfies } from '../auth/roles.js';
 import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
@@ -34,8 +35,9 @@ export class CgroupsService {
     return this.system.setLimits(path, limits, { force });
   }
 
-  async move(path: string, pid: number): Promise<CgroupActionModel> {
-    const moved = await this.system.moveProcess(path, pid);
+  /** Only an admin may pull a process out of cgroups nsgate does not manage. */
+  async move(path: string, pid: number, caller: Caller): Promise<CgroupActionModel> {
+    const moved = await this.system.moveProcess(path, pid, { fromUnmanaged: roleSatisfies(caller.role, 'admin') });
     return { path: moved.path, result: 'moved', pid: moved.pid };
   }
 

@@ -11,6 +11,7 @@ export function statusOf(code: ErrorCode): number {
     case 'FORBIDDEN':
     case 'ROLE_NOT_DECLARED':
     case 'CGROUP_NOT_MANAGED':
+    case 'PROCESS_PROTECTED':
     case 'KERNEL_PERMISSION_DENIED':
       return 403;
     case 'NOT_FOUND':
@@ -50,6 +51,7 @@ export function statusOf(code: ErrorCode): number {
     case 'EXEC_QUEUE_FULL':
       return 429;
     case 'ENGINE_UNAVAILABLE':
+    case 'AUDIT_UNAVAILABLE':
       return 503;
     case 'INTERNAL':
       return 500;

@@ -46,7 +46,11 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     expect(read(`${mem(path)}/memory.limit_in_bytes`)).toBe('7999488');
 
     const busy = start(['sh', '-c', 'while :; do :; done']);
-    const moved = await t.http().post(url(path, 'processes')).set(as(t.tokens.operator)).send({ pid: busy.pid });
+    // busy runs in this test's own cgroups, outside the managed tree: an operator may not pull it in, an admin may
+    const pulled = await t.http().post(url(path, 'processes')).set(as(t.tokens.operator)).send({ pid: busy.pid });
+    expect([pulled.status, pulled.body.error?.code]).toEqual([403, 'CGROUP_NOT_MANAGED']);
+    expect(read(`/proc/${busy.pid}/cgroup`)).not.toContain(`:memory:${path}`);
+    const moved = await t.http().post(url(path, 'processes')).set(as(t.tokens.admin)).send({ pid: busy.pid });
     expect(moved.status).toBe(200);
     expect(read(`/proc/${busy.pid}/cgroup`)).toContain(`:memory:${path}`);
     const one = await t.http().get(url(path)).set(as(t.tokens.viewer));
@@ -59,7 +63,11 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     expect((await t.http().post(url(path, 'thaw')).set(as(t.tokens.operator))).body).toMatchObject({ freezer: 'thawed' });
     await waitFor(async () => utime(busy.pid!) > frozenAt, 5000, 50);
 
-    const killed = await t.http().post(url(path, 'kill')).set(as(t.tokens.operator));
+    // kill is an admin's, as API.md says
+    const refused = await t.http().post(url(path, 'kill')).set(as(t.tokens.operator));
+    expect([refused.status, refused.body.error?.code]).toEqual([403, 'FORBIDDEN']);
+    expect(alive(busy.pid!)).toBe(true);
+    const killed = await t.http().post(url(path, 'kill')).set(as(t.tokens.admin));
     expect(killed.status).toBe(200);
     await waitFor(async () => !alive(busy.pid!), 5000, 20);
 
@@ -74,7 +82,7 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     // v1 charges pages to the cgroup that faults them in: allocate only once moved
     const hog = spawn(process.execPath, ['-e', "process.stdin.once('data', () => { globalThis.b = Buffer.alloc(40 << 20, 1); }); setInterval(() => {}, 1000)"], { stdio: ['pipe', 'ignore', 'ignore'] });
     started.push(hog);
-    await t.http().post(url(path, 'processes')).set(as(t.tokens.operator)).send({ pid: hog.pid });
+    await t.http().post(url(path, 'processes')).set(as(t.tokens.admin)).send({ pid: hog.pid });
     hog.stdin!.write('allocate\n');
     await waitFor(async () => Number(read(`${mem(path)}/memory.usage_in_bytes`)) > 30 << 20, 10_000, 50);
     const before = read(`${mem(path)}/memory.limit_in_bytes`);
@@ -84,7 +92,7 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     expect(res.body.error.details.usage).toBeGreaterThan(30 << 20);
     expect(read(`${mem(path)}/memory.limit_in_bytes`)).toBe(before);
     expect(alive(hog.pid!)).toBe(true);
-    await t.http().post(url(path, 'kill')).set(as(t.tokens.operator));
+    await t.http().post(url(path, 'kill')).set(as(t.tokens.admin));
     await waitFor(async () => !alive(hog.pid!), 5000, 20);
     expect((await t.http().delete(url(path)).set(as(t.tokens.operator))).status).toBe(200);
   });
@@ -119,7 +127,11 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     const created = await t.graphql(`mutation { createCgroup(path: "${path}", limits: { pids: { max: "32" } }) { path limits { pids { max } } } }`, t.tokens.operator);
     expect(created.body.data).toEqual({ createCgroup: { path, limits: { pids: { max: 32 } } } });
     const sleeper = start(['sleep', '600']);
-    await t.graphql(`mutation { moveProcess(path: "${path}", pid: ${sleeper.pid}) { result } }`, t.tokens.operator);
+    // the sleeper lives in this test's (unmanaged) cgroups: an operator may not pull it out of them, an admin may
+    const pulled = await t.graphql(`mutation { moveProcess(path: "${path}", pid: ${sleeper.pid}) { result } }`, t.tokens.operator);
+    expect(pulled.body.errors?.[0]?.extensions?.code).toBe('CGROUP_NOT_MANAGED');
+    const moved = await t.graphql(`mutation { moveProcess(path: "${path}", pid: ${sleeper.pid}) { result } }`, t.tokens.admin);
+    expect(moved.body.data).toEqual({ moveProcess: { result: 'moved' } });
     const set = await t.graphql(`mutation { setCgroupLimits(path: "${path}", limits: { memory: { max: "8000000" } }) { before { memory { max } } after { memory { max } } } }`, t.tokens.operator);
     expect(set.body.data).toEqual({ setCgroupLimits: { before: { memory: { max: null } }, after: { memory: { max: 7999488 } } } });
     const graph = await t.graphql(`{ cgroup(path: "${path}") { pids processes { pid cgroups { path } } stats { memory { usage } pids { current } } } }`, t.tokens.viewer);
@@ -130,7 +142,11 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     const denied = await t.graphql(`mutation { killCgroup(path: "${path}") { result } }`, t.tokens.viewer);
     expect(denied.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(alive(sleeper.pid!)).toBe(true);
-    await t.graphql(`mutation { killCgroup(path: "${path}") { result } }`, t.tokens.operator);
+    // kill is an admin's (API.md)
+    const operatorKill = await t.graphql(`mutation { killCgroup(path: "${path}") { result } }`, t.tokens.operator);
+    expect(operatorKill.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(alive(sleeper.pid!)).toBe(true);
+    await t.graphql(`mutation { killCgroup(path: "${path}") { result } }`, t.tokens.admin);
     await waitFor(async () => !alive(sleeper.pid!), 5000, 20);
     const deleted = await t.graphql(`mutation { deleteCgroup(path: "${path}") { result } }`, t.tokens.operator);
     expect(deleted.body.data).toEqual({ deleteCgroup: { result: 'deleted' } });

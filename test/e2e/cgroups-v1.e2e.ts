@@ -92,7 +92,7 @@ describe('this machine', () => {
     if (mine !== '/') {
       const before = rawRead(system, 'memory', mine, 'memory.limit_in_bytes');
       await expect(system.setLimits(mine, { memory: { max: '8M' } })).rejects.toMatchObject({ code: 'CGROUP_NOT_MANAGED' });
-      await expect(system.moveProcess(mine, process.pid)).rejects.toMatchObject({ code: 'CGROUP_NOT_MANAGED' });
+      await expect(system.moveProcess(mine, process.pid, { fromUnmanaged: true })).rejects.toMatchObject({ code: 'CGROUP_NOT_MANAGED' });
       expect(rawRead(system, 'memory', mine, 'memory.limit_in_bytes')).toBe(before);
     }
   });
@@ -129,7 +129,7 @@ describe('the unified tree of this hybrid host: core files through the v2 driver
   it('cgroup.procs: a moved process is in the unified cgroup too', async () => {
     const p = await startProcess(context(), ['sleep', '1000']);
     try {
-      await system.moveProcess(path, p.pid);
+      await system.moveProcess(path, p.pid, { fromUnmanaged: true });
       expect(unifiedFile('cgroup.procs').split('\n')).toEqual([String(p.pid)]);
       expect(v2.processes(path)).toEqual([p.pid]);
       expect(readFileSync(`/proc/${p.pid}/cgroup`, 'utf8')).toContain(`0::${path}\n`);
@@ -142,7 +142,7 @@ describe('the unified tree of this hybrid host: core files through the v2 driver
     const ctx = context();
     const p = await startProcess(ctx, ['/bin/sh', '-c', 'while :; do :; done']);
     try {
-      await system.moveProcess(path, p.pid);
+      await system.moveProcess(path, p.pid, { fromUnmanaged: true });
       await v2.freeze(path);
       expect(unifiedFile('cgroup.freeze')).toBe('1');
       expect(unifiedFile('cgroup.events')).toContain('frozen 1');
@@ -164,7 +164,7 @@ describe('the unified tree of this hybrid host: core files through the v2 driver
   it('cgroup.kill kills every process; cgroup.events says populated 0', async () => {
     const ctx = context();
     const ps = [await startProcess(ctx, ['sleep', '1000']), await startProcess(ctx, ['sleep', '1000'])];
-    for (const p of ps) await system.moveProcess(path, p.pid);
+    for (const p of ps) await system.moveProcess(path, p.pid, { fromUnmanaged: true });
     expect(unifiedFile('cgroup.events')).toContain('populated 1');
     await v2.kill(path);
     const exits = await Promise.all(ps.map((p) => p.exited));
@@ -179,7 +179,7 @@ describe('the unified tree of this hybrid host: core files through the v2 driver
     const ctx = context();
     const p = await startProcess(ctx, ['/bin/sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 1000']);
     try {
-      await system.moveProcess(path, p.pid);
+      await system.moveProcess(path, p.pid, { fromUnmanaged: true });
       await sleep(300);
       const stats = v2.readStats(path, new Set(['pressure', 'cpu']));
       for (const kind of ['cpu', 'memory', 'io'] as const) {

@@ -268,7 +268,7 @@ export const cgroupDriverCases: DriverCase[] = [
       await withCgroup(ctx, 'move', async (path) => {
         const p = await startProcess(ctx, ['sleep', '1000']);
         try {
-          const moved = await ctx.system.moveProcess(path, p.pid);
+          const moved = await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
           ctx.detail.hierarchies = moved.hierarchies;
           const paths = procCgroupPaths(p.pid);
           ctx.detail.procCgroup = paths;
@@ -292,7 +292,7 @@ export const cgroupDriverCases: DriverCase[] = [
       await withCgroup(ctx, 'freeze', async (path) => {
         const p = await startProcess(ctx, [ctx.shell ?? '/bin/sh', '-c', 'while :; do :; done']);
         try {
-          await ctx.system.moveProcess(path, p.pid);
+          await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
           const running0 = cpuTicks(p.pid);
           await sleepMs(300);
           ctx.assert.ok(cpuTicks(p.pid) > running0, 'the loop uses CPU before the freeze');
@@ -323,9 +323,9 @@ export const cgroupDriverCases: DriverCase[] = [
         await ctx.system.create(`${path}/a/deeper`);
         await ctx.system.create(`${path}/b`);
         const ps = [await startProcess(ctx, ['sleep', '1000']), await startProcess(ctx, ['sleep', '1000']), await startProcess(ctx, ['sleep', '1000'])];
-        await ctx.system.moveProcess(`${path}/a/deeper`, ps[0].pid);
-        await ctx.system.moveProcess(`${path}/a/deeper`, ps[1].pid);
-        await ctx.system.moveProcess(`${path}/b`, ps[2].pid);
+        await ctx.system.moveProcess(`${path}/a/deeper`, ps[0].pid, { fromUnmanaged: true });
+        await ctx.system.moveProcess(`${path}/a/deeper`, ps[1].pid, { fromUnmanaged: true });
+        await ctx.system.moveProcess(`${path}/b`, ps[2].pid, { fromUnmanaged: true });
         const result = await ctx.system.kill(path);
         ctx.detail.kill = result;
         const exits = await Promise.all(ps.map((p) => p.exited));
@@ -348,7 +348,7 @@ export const cgroupDriverCases: DriverCase[] = [
       await ctx.system.create(path);
       const p = await startProcess(ctx, ['sleep', '1000']);
       try {
-        await ctx.system.moveProcess(path, p.pid);
+        await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
         const r = await codeOf(() => ctx.system.delete(path));
         ctx.assert.equal([r.code, r.details?.processes], ['CGROUP_NOT_EMPTY', [p.pid]], 'populated');
         await stopProcess(ctx, p);
@@ -379,7 +379,7 @@ export const cgroupDriverCases: DriverCase[] = [
           'pipe',
         );
         try {
-          await ctx.system.moveProcess(path, holder.pid);
+          await ctx.system.moveProcess(path, holder.pid, { fromUnmanaged: true });
           const ready = new Promise<void>((resolve) => holder.child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
           holder.child.stdin!.write('go\n');
           await ready;
@@ -409,7 +409,7 @@ export const cgroupDriverCases: DriverCase[] = [
       try {
         await ctx.system.create(inside);
         await ctx.system.create(outside, { limits: { pids: { max: 50 }, memory: { max: '64M' } } });
-        await ctx.system.moveProcess(outside, p.pid);
+        await ctx.system.moveProcess(outside, p.pid, { fromUnmanaged: true });
         const narrow = ctx.systemWith([inside]);
         const v = versionOf(ctx.system, 'memory');
         const snapshot = (): unknown => [
@@ -428,7 +428,7 @@ export const cgroupDriverCases: DriverCase[] = [
           ['setLimits on the root', () => ctx.system.setLimits('/', { pids: { max: 1 } }), 'CGROUP_NOT_MANAGED'],
           ['a look-alike prefix', () => narrow.setLimits(`${inside}x`, { pids: { max: 1 } }), 'CGROUP_NOT_MANAGED'],
           ['delete outside', () => narrow.delete(outside), 'CGROUP_NOT_MANAGED'],
-          ['move into outside', () => narrow.moveProcess(outside, p.pid), 'CGROUP_NOT_MANAGED'],
+          ['move into outside', () => narrow.moveProcess(outside, p.pid, { fromUnmanaged: true }), 'CGROUP_NOT_MANAGED'],
           ['freeze outside', () => narrow.freeze(outside), 'CGROUP_NOT_MANAGED'],
           ['kill outside', () => narrow.kill(outside), 'CGROUP_NOT_MANAGED'],
           ['create outside', () => narrow.create(`${outside}/x`), 'CGROUP_NOT_MANAGED'],
@@ -470,7 +470,7 @@ export const cgroupDriverCases: DriverCase[] = [
       await withCgroup(ctx, 'stats', async (path) => {
         const p = await startProcess(ctx, [ctx.shell ?? '/bin/sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000']);
         try {
-          await ctx.system.moveProcess(path, p.pid);
+          await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
           await sleepMs(300);
           const stats = ctx.system.readStats(path);
           ctx.detail.stats = stats;

@@ -7,6 +7,9 @@ import { parseLimitsInput } from './limits.js';
 import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, readCgroupMounts } from './mounts.js';
 import { cgroupMutex, type KeyedMutex } from './mutex.js';
 import { assertManaged, DEFAULT_MANAGED_CGROUPS, isManaged, joinCgroupPath, normalizeManagedPrefixes, parseCgroupPath, pathChain } from './paths.js';
+import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
+import { readProcessStatus } from '../procfs/status.js';
+import { type ProtectedProcesses, type ProtectedReason, protectedProcesses } from '../protected-processes.js';
 import { processAlive, readProcessBrief } from './procs.js';
 import { V1Driver } from './v1.js';
 import { V2Driver } from './v2.js';
@@ -28,6 +31,18 @@ export interface CgroupSystemOptions {
   mutex?: KeyedMutex;
   /** How a process is signalled when a cgroup is killed without cgroup.kill; default process.kill. */
   sendSignal?: (pid: number, signal: NodeJS.Signals) => void;
+  /** What is never moved, frozen or killed; default the process-wide registry (nsgate, pid 1, helpers). */
+  protectedProcesses?: ProtectedProcesses;
+}
+
+export interface MoveOptions {
+  /**
+   * The process may come from cgroups nsgate does not manage (an admin's move). Default false:
+   * it must sit in managed cgroups in every hierarchy the move writes.
+   */
+  fromUnmanaged?: boolean;
+  /** nsgate placing a helper it has just spawned (exec, sandbox): the helper is its own to move. Implies fromUnmanaged. */
+  ownHelper?: boolean;
 }
 
 export interface CgroupNode {
@@ -118,6 +133,7 @@ export class CgroupSystem {
   private hostTopology: HostTopology | undefined;
   private readonly mutex: KeyedMutex;
   private readonly sendSignal: (pid: number, signal: NodeJS.Signals) => void;
+  private readonly protectedProcesses: ProtectedProcesses;
 
   constructor(options: CgroupSystemOptions) {
     this.hierarchies = [...options.hierarchies];
@@ -128,6 +144,7 @@ export class CgroupSystem {
     this.hostTopology = options.topology;
     this.mutex = options.mutex ?? cgroupMutex;
     this.sendSignal = options.sendSignal ?? ((pid, signal) => process.kill(pid, signal));
+    this.protectedProcesses = options.protectedProcesses ?? protectedProcesses;
     this.files = new CgroupFiles({ managed: this.managed, fixture: options.fixture, procRoot: this.procRoot });
     const drivers: CgroupDriver[] = [];
     const v1 = this.hierarchies.filter((h) => h.version === 1);
@@ -382,19 +399,61 @@ export class CgroupSystem {
     });
   }
 
-  /** Writes the pid to cgroup.procs in every hierarchy the cgroup is in (v2 first: it is the one that can refuse). */
-  async moveProcess(pathInput: string, pid: number): Promise<MoveResult> {
+  /**
+   * Writes the pid to cgroup.procs in every hierarchy the cgroup is in (v2 first: it is the one
+   * that can refuse). Refused for what is never moved (see assertMovable) and, unless
+   * fromUnmanaged, for a process that sits outside the managed cgroups in any of those hierarchies.
+   */
+  async moveProcess(pathInput: string, pid: number, options: MoveOptions = {}): Promise<MoveResult> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     if (!Number.isSafeInteger(pid) || pid <= 0) throw new NsgateError('VALIDATION_FAILED', `not a process id: ${pid}`, { pid });
     return this.mutex.run(path, async () => {
       const present = this.requireExists(path);
-      const brief = readProcessBrief(this.procRoot, pid);
-      if (!brief) throw new NsgateError('PROCESS_NOT_FOUND', `process ${pid} does not exist`, { pid });
-      if (brief.kernelThread) throw new NsgateError('KERNEL_THREAD', `process ${pid} is a kernel thread; the kernel does not move those`, { pid });
+      this.assertMovable(pid, options.ownHelper ?? false);
+      if (!options.fromUnmanaged && !options.ownHelper) this.assertInManagedCgroups(pid, present);
       for (const d of [...this.drivers].sort((a, b) => b.version - a.version)) await d.movePid(path, pid);
       return { path, pid, hierarchies: present.map(hierarchyLabel) };
     });
+  }
+
+  /** Gone, a zombie (nothing would move), a kernel thread, or protected: refused with a code. */
+  private assertMovable(pid: number, ownHelper: boolean): void {
+    const brief = readProcessBrief(this.procRoot, pid);
+    if (!brief) throw new NsgateError('PROCESS_NOT_FOUND', `process ${pid} does not exist`, { pid });
+    if (brief.kernelThread) throw new NsgateError('KERNEL_THREAD', `process ${pid} is a kernel thread; the kernel does not move those`, { pid });
+    if (brief.state === 'Z' || brief.state === 'X') {
+      throw new NsgateError('PROCESS_GONE', `process ${pid} has exited and only waits to be reaped (a zombie); there is nothing to move`, { pid, state: brief.state });
+    }
+    // A thread id moves its whole thread group: judge the group.
+    const { tgid } = readProcessStatus(pid, { procRoot: this.procRoot });
+    const reason = this.protectedProcesses.reasonFor(tgid);
+    if (reason && !(ownHelper && reason === 'helper')) {
+      throw new NsgateError('PROCESS_PROTECTED', `process ${pid} is ${PROTECTED_TEXT[reason]}; nsgate never moves it`, { pid, tgid, reason });
+    }
+  }
+
+  private assertInManagedCgroups(pid: number, hierarchies: readonly CgroupHierarchy[]): void {
+    const memberships = readProcessCgroups(pid, { procRoot: this.procRoot });
+    const outside: Record<string, string | null> = {};
+    for (const h of hierarchies) {
+      const from = memberships.find((m) => membershipOf(m, h))?.path ?? null;
+      if (from === null || !isManaged(from, this.managed)) outside[hierarchyLabel(h)] = from;
+    }
+    if (Object.keys(outside).length) {
+      throw new NsgateError('CGROUP_NOT_MANAGED', `process ${pid} is in cgroups nsgate does not manage; only an admin may move it out of them`, { pid, from: outside });
+    }
+  }
+
+  /** Freeze and kill never reach pid 1, nsgate or its helpers: refused while the subtree holds one. */
+  private assertHoldsNoProtected(path: string, action: 'freeze' | 'kill', ownHelper = false): void {
+    for (const pid of this.subtreePids(path)) {
+      // cgroup.procs lists thread group ids, so each pid here is a whole process
+      const reason = this.protectedProcesses.reasonFor(pid);
+      if (reason && !(ownHelper && reason === 'helper')) {
+        throw new NsgateError('PROCESS_PROTECTED', `cgroup ${path} holds ${PROTECTED_TEXT[reason]} (pid ${pid}); nsgate never ${action}s it`, { path, pid, reason });
+      }
+    }
   }
 
   /** Freezes and waits until the kernel reports frozen (v1 freezer.state FROZEN, v2 cgroup.events frozen 1). */
@@ -411,6 +470,7 @@ export class CgroupSystem {
     assertManaged(path, this.managed);
     return this.mutex.run(path, async () => {
       this.requireExists(path);
+      if (action === 'freeze') this.assertHoldsNoProtected(path, 'freeze');
       const driver = this.driversWith('freezer').find((d) => d.freezeState(path) !== null);
       if (!driver) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no freezer`, { path });
       await driver[action](path, options);
@@ -424,12 +484,13 @@ export class CgroupSystem {
    * the v1 freezer holding them still so none can fork or exit-and-be-reused meanwhile.
    * Repeats until nothing is left alive, or answers CGROUP_BUSY after timeoutMs.
    */
-  async kill(pathInput: string, options: { timeoutMs?: number } = {}): Promise<KillResult> {
+  async kill(pathInput: string, options: { timeoutMs?: number; ownHelper?: boolean } = {}): Promise<KillResult> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     const timeoutMs = options.timeoutMs ?? 5000;
     return this.mutex.run(path, async () => {
       this.requireExists(path);
+      this.assertHoldsNoProtected(path, 'kill', options.ownHelper === true);
       const result: KillResult = { path, viaCgroupKill: false, signalled: [] };
       const v2 = this.driversWith('kill').find((d) => d.presentIn(path).length > 0);
       if (v2) {
@@ -486,6 +547,20 @@ export class CgroupSystem {
     }
     return [...pids];
   }
+}
+
+const PROTECTED_TEXT: Record<ProtectedReason, string> = {
+  init: "pid 1 of nsgate's pid namespace",
+  nsgate: 'nsgate itself',
+  helper: 'one of nsgate\'s own helpers',
+};
+
+/** Whether a /proc/PID/cgroup line is about this hierarchy (v2: id 0; v1: the same controllers or name). */
+function membershipOf(m: CgroupMembership, h: CgroupHierarchy): boolean {
+  if (h.version === 2) return m.hierarchyId === 0;
+  if (m.hierarchyId === 0) return false;
+  if (h.name) return m.controllers.includes(`name=${h.name}`);
+  return m.controllers.length === h.controllers.length && [...m.controllers].sort().every((c, i) => c === h.controllers[i]);
 }
 
 /** The "before" values of the fields a change touched, to put them back (shares on v1, weight on v2: exact there). */

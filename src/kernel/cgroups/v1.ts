@@ -426,13 +426,29 @@ export class V1Driver implements CgroupDriver {
     const dir = this.requireDir('freezer', path);
     const was = dir.read('freezer.state').trim();
     await dir.write('freezer.state', 'FROZEN');
-    // A task in an uninterruptible sleep or vfork can keep the cgroup FREEZING; writing FROZEN again retries it.
-    const frozen = await pollUntil(() => dir.read('freezer.state').trim() === 'FROZEN', {
-      timeoutMs: options.timeoutMs ?? 5000,
-      onTick: () => dir.write('freezer.state', 'FROZEN'),
-    });
-    if (!frozen) {
-      const state = dir.read('freezer.state').trim();
+    // A task in an uninterruptible sleep or vfork can keep the cgroup FREEZING; writing FROZEN again
+    // retries it. Only while FREEZING: a THAWED read means someone else thawed it, and that wins.
+    let state = '';
+    const settled = await pollUntil(
+      () => {
+        state = dir.read('freezer.state').trim();
+        return state !== 'FREEZING';
+      },
+      {
+        timeoutMs: options.timeoutMs ?? 5000,
+        onTick: async () => {
+          if (state === 'FREEZING') await dir.write('freezer.state', 'FROZEN');
+        },
+      },
+    );
+    if (settled && state === 'THAWED') {
+      throw new NsgateError('CONFLICT', `cgroup ${path} was thawed by another writer while nsgate was freezing it; nsgate did not freeze it again`, {
+        path,
+        state,
+        hierarchy: hierarchyLabel(dir.hierarchy),
+      });
+    }
+    if (!settled) {
       if (was !== 'FROZEN') await dir.write('freezer.state', 'THAWED').catch(() => undefined);
       throw new NsgateError('CGROUP_BUSY', `cgroup ${path} did not freeze in time (freezer.state ${state}); it was thawed again`, {
         path,

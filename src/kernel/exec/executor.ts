@@ -258,7 +258,7 @@ export class NamespaceExecutor {
         closeSync(cgroupFd);
         cgroupFd = undefined;
       } else {
-        await this.tree.moveProcess(path, helperPid);
+        await this.tree.moveProcess(path, helperPid, { ownHelper: true });
         helper.go();
       }
       timer = setTimeout(() => {
@@ -292,7 +292,7 @@ export class NamespaceExecutor {
     const removed: string[] = [];
     for (const node of this.tree.list({ under: this.cgroupParent, depth: 1 }).items) {
       if (node.depth !== 1) continue;
-      await this.tree.kill(node.path).catch(() => undefined);
+      await this.tree.kill(node.path, { ownHelper: true }).catch(() => undefined);
       if (await this.removeCgroup(node.path)) removed.push(node.path);
     }
     return removed;
@@ -343,7 +343,7 @@ export class NamespaceExecutor {
    */
   private async killCgroup(path: string, helper: HelperProcess | undefined): Promise<void> {
     try {
-      await this.tree.kill(path, { timeoutMs: 5000 });
+      await this.tree.kill(path, { timeoutMs: 5000, ownHelper: true });
     } finally {
       if (helper && this.cloneIntoCgroup) {
         let timer: NodeJS.Timeout | undefined;
@@ -379,7 +379,7 @@ export class NamespaceExecutor {
         return true;
       } catch (err) {
         if (!(err instanceof NsgateError) || !['CGROUP_NOT_EMPTY', 'KERNEL_BUSY', 'CGROUP_BUSY'].includes(err.code)) return false;
-        if (attempt % 10 === 9) await this.tree.kill(path).catch(() => undefined);
+        if (attempt % 10 === 9) await this.tree.kill(path, { ownHelper: true }).catch(() => undefined);
         await sleep(20);
       }
     }

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { NsgateError } from '../errors.js';
 import { isNamespaceType, type NamespaceType } from '../procfs/namespace-types.js';
+import { protectedProcesses } from '../protected-processes.js';
 import { CappedOutput } from './output.js';
 
 /** Where scripts/build-native.sh puts the helper, relative to the repository (or installed package) root. */
@@ -187,11 +188,16 @@ export class HelperProcess {
     let resolveCommand!: (pid: number | null) => void;
     this.commandStarted = new Promise((resolve) => (resolveCommand = resolve));
     this.spawned = new Promise((resolve, reject) => {
-      this.child.once('spawn', () => resolve(this.child.pid!));
+      this.child.once('spawn', () => {
+        // Never moved, frozen or killed through the cgroup routes while it runs.
+        protectedProcesses.addHelper(this.child.pid!);
+        resolve(this.child.pid!);
+      });
       this.child.once('error', reject);
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
+        if (this.child.pid !== undefined) protectedProcesses.removeHelper(this.child.pid);
         this.outcome.helper = { exitCode: code, signal };
         resolve(this.outcome.helper);
       });

@@ -176,7 +176,7 @@ export class SandboxManager {
         throw new NsgateError('INTERNAL', `cannot start the sandbox helper ${this.helperPath}: ${err.code ?? err.message}`, { errno: err.code });
       });
       // Into the cgroup (every hierarchy) while it waits; only then does it unshare and run anything.
-      await this.cgroups.moveProcess(path, helperPid);
+      await this.cgroups.moveProcess(path, helperPid, { ownHelper: true });
       helper.go();
       const pid = await helper.commandStarted;
       if (pid === null) throw setupFailure(await helper.done);
@@ -206,7 +206,7 @@ export class SandboxManager {
     } catch (err) {
       helper.kill();
       await helper.exited.catch(() => undefined);
-      await this.cgroups.kill(path).catch(() => undefined);
+      await this.cgroups.kill(path, { ownHelper: true }).catch(() => undefined);
       await this.removeCgroup(path);
       throw err;
     }
@@ -259,7 +259,7 @@ export class SandboxManager {
     const removed: string[] = [];
     for (const node of this.cgroups.list({ under: this.parent, depth: 1 }).items) {
       if (node.depth !== 1 || known.has(node.path)) continue;
-      await this.cgroups.kill(node.path).catch(() => undefined);
+      await this.cgroups.kill(node.path, { ownHelper: true }).catch(() => undefined);
       if (await this.removeCgroup(node.path)) removed.push(node.path);
     }
     return removed;
@@ -287,14 +287,14 @@ export class SandboxManager {
   private kill(record: SandboxRecord, reason: SandboxKillReason): Promise<unknown> {
     if (record.state !== 'running' && record.state !== 'starting') return Promise.resolve();
     record.killedBy ??= reason;
-    record.killing ??= this.cgroups.kill(record.path).catch(() => record.helper.kill());
+    record.killing ??= this.cgroups.kill(record.path, { ownHelper: true }).catch(() => record.helper.kill());
     return record.killing;
   }
 
   /** Follows a running sandbox to its end: state, exit, leftovers killed (the cgroup stays, for stats, until delete). */
   private async follow(record: SandboxRecord): Promise<void> {
     await record.helper.exited;
-    if (this.hasProcesses(record.path)) await this.cgroups.kill(record.path).catch(() => undefined);
+    if (this.hasProcesses(record.path)) await this.cgroups.kill(record.path, { ownHelper: true }).catch(() => undefined);
     // Everything that could hold the output is dead now; a straggler outside the cgroup is not waited on.
     const grace = setTimeout(() => record.helper.abandonOutput(), OUTPUT_CLOSE_GRACE_MS);
     const outcome = await record.helper.done.catch(() => null);
@@ -334,7 +334,7 @@ export class SandboxManager {
         return true;
       } catch (err) {
         if (!(err instanceof NsgateError) || !['CGROUP_NOT_EMPTY', 'KERNEL_BUSY', 'CGROUP_BUSY'].includes(err.code)) return false;
-        if (attempt % 10 === 9) await this.cgroups.kill(path).catch(() => undefined);
+        if (attempt % 10 === 9) await this.cgroups.kill(path, { ownHelper: true }).catch(() => undefined);
         await sleep(20);
       }
     }

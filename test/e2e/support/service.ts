@@ -26,11 +26,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The built service (dist/main.js) as a child process on a free loopback port. */
-export async function startService(env: Record<string, string> = {}, dataDir?: string): Promise<RunningService> {
+/**
+ * The built service (dist/main.js) as a child process on a free loopback port. `prefix` runs it
+ * under another command (e.g. `unshare --pid --fork ...`), which then gets `node dist/main.js` as its last arguments.
+ */
+export async function startService(env: Record<string, string> = {}, dataDir?: string, prefix: string[] = []): Promise<RunningService> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'nsgate-svc-')));
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const argv = [...prefix, process.execPath, MAIN];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, NSGATE_DATA_DIR: dir, NSGATE_LISTEN: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -16,7 +16,7 @@ import {
   isUnionType,
 } from 'graphql';
 import { AUDIT_KEY } from '../../../src/audit/audit.decorator.js';
-import { ROLE_KEY } from '../../../src/auth/auth.decorator.js';
+import { ACTION_ROLES_KEY, ROLE_KEY } from '../../../src/auth/auth.decorator.js';
 
 export interface DeclaredHandler {
   kind: 'rest' | 'Query' | 'Mutation' | 'Subscription';
@@ -49,7 +49,10 @@ export function declaredHandlers(app: NestFastifyApplication): DeclaredHandler[]
         if (key === 'constructor') continue;
         const method = Object.getOwnPropertyDescriptor(type.prototype, key)?.value as unknown;
         if (typeof method !== 'function') continue;
-        const role = (Reflect.getMetadata(ROLE_KEY, method) as string | undefined) ?? classRole;
+        const baseRole = (Reflect.getMetadata(ROLE_KEY, method) as string | undefined) ?? classRole;
+        const byAction = Reflect.getMetadata(ACTION_ROLES_KEY, method) as Record<string, string> | undefined;
+        // a route whose role rises with the action it performs shows each raised action
+        const role = baseRole && byAction ? `${baseRole} (${Object.entries(byAction).map(([a, r]) => `${a}: ${r}`).join(', ')})` : baseRole;
         const audited = Reflect.getMetadata(AUDIT_KEY, method) !== undefined;
         if (isController && Reflect.hasMetadata('method', method)) {
           const verb = METHODS[Reflect.getMetadata('method', method) as number]!;

@@ -1,4 +1,5 @@
 // CgroupSystem over the hybrid fixture (v1 controllers + a core-only unified tree).
+import { ProtectedProcesses } from '../../../src/kernel/protected-processes.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CgroupFiles } from '../../../src/kernel/cgroups/index.js';
@@ -250,14 +251,34 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
   });
 
   it('moves a pid into every hierarchy, unified first; refuses kernel threads and missing pids', async () => {
-    const system = fx.system();
-    const result = await system.moveProcess('/nsgate/app/worker', process.pid);
+    // this test process stands for any process (the registry that protects nsgate itself is a fake here)
+    const system = fx.system({ protectedProcesses: new ProtectedProcesses(-1) });
+    const result = await system.moveProcess('/nsgate/app/worker', process.pid, { fromUnmanaged: true });
     expect(result.hierarchies).toHaveLength(10);
     expect(fx.read('memory', '/nsgate/app/worker', 'cgroup.procs')).toBe(String(process.pid));
     expect(fx.read('unified', '/nsgate/app/worker', 'cgroup.procs')).toBe(String(process.pid));
     expect(await codeOf(() => system.moveProcess('/nsgate/app', 2))).toBe('KERNEL_THREAD');
     expect(await codeOf(() => system.moveProcess('/nsgate/app', 0))).toBe('VALIDATION_FAILED');
     expect(await codeOf(() => system.moveProcess('/nsgate/app', 4_000_000))).toBe('PROCESS_NOT_FOUND');
+  });
+
+  it('never moves pid 1, nsgate itself or a running helper, whoever asks; a process outside the managed cgroups only for fromUnmanaged', async () => {
+    const registry = new ProtectedProcesses(process.pid);
+    const system = fx.system({ protectedProcesses: registry });
+    const refusal = (pid: number, options = { fromUnmanaged: true }) => system.moveProcess('/nsgate/app', pid, options).catch((e: unknown) => e);
+    expect(await refusal(1)).toMatchObject({ code: 'PROCESS_PROTECTED', details: { reason: 'init' } });
+    expect(await refusal(process.pid)).toMatchObject({ code: 'PROCESS_PROTECTED', details: { reason: 'nsgate' } });
+    const other = new ProtectedProcesses(-1);
+    other.addHelper(process.pid);
+    expect(await fx.system({ protectedProcesses: other }).moveProcess('/nsgate/app', process.pid, { fromUnmanaged: true }).catch((e: unknown) => e)).toMatchObject({
+      code: 'PROCESS_PROTECTED',
+      details: { reason: 'helper' },
+    });
+    // this process lives in cgroups outside /nsgate on the real /proc the fixture reads
+    expect(await fx.system({ protectedProcesses: new ProtectedProcesses(-1) }).moveProcess('/nsgate/app', process.pid).catch((e: unknown) => e)).toMatchObject({
+      code: 'CGROUP_NOT_MANAGED',
+    });
+    expect(fx.read('memory', '/nsgate/app', 'cgroup.procs')).not.toContain(String(process.pid));
   });
 
   it('freeze waits for FROZEN and thaws back when the kernel never gets there', async () => {

@@ -1,4 +1,5 @@
 // CgroupSystem over the cgroup v2 fixture (one unified tree with every controller).
+import { ProtectedProcesses } from '../../../src/kernel/protected-processes.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CgroupFiles, cpuSharesToWeight } from '../../../src/kernel/cgroups/index.js';
@@ -154,12 +155,12 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
   });
 
   it('a cgroup with controllers delegated cannot take a process (EBUSY is CGROUP_BUSY)', async () => {
-    const system = fx.system();
+    const system = fx.system({ protectedProcesses: new ProtectedProcesses(-1) });
     const real = CgroupFiles.prototype.write;
     vi.spyOn(CgroupFiles.prototype, 'write').mockImplementation(async function (this: CgroupFiles, dir, file, value) {
       if (file === 'cgroup.procs') throw Object.assign(new Error('busy'), { code: 'EBUSY' });
       return real.call(this, dir, file, value);
     });
-    expect(await codeOf(() => system.moveProcess('/nsgate', process.pid))).toBe('CGROUP_BUSY');
+    expect(await codeOf(() => system.moveProcess('/nsgate', process.pid, { fromUnmanaged: true }))).toBe('CGROUP_BUSY');
   });
 });
