@@ -289,6 +289,25 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
     expect(await system.thaw('/nsgate/app')).toBe('thawed');
   });
 
+  // A fixture because the real kernel keeps a cgroup FREEZING only while a task sits in an
+  // uninterruptible sleep or vfork, which no test can arrange on demand; the spy plays that kernel.
+  it('the freeze loop retries FREEZING but never re-freezes after a thaw someone else wrote', async () => {
+    const state = fx.file('freezer', '/nsgate/app', 'freezer.state');
+    const real = CgroupFiles.prototype.write;
+    let frozenWrites = 0;
+    vi.spyOn(CgroupFiles.prototype, 'write').mockImplementation(async function (this: CgroupFiles, dir, file, value) {
+      await real.call(this, dir, file, value);
+      if (file !== 'freezer.state' || value !== 'FROZEN') return;
+      frozenWrites++;
+      writeFileSync(state, 'FREEZING\n'); // a task the kernel cannot freeze yet
+      if (frozenWrites === 2) writeFileSync(state, 'THAWED\n'); // root thaws it by hand
+    });
+    const err = await fx.system().freeze('/nsgate/app').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONFLICT', details: { state: 'THAWED' } });
+    expect(frozenWrites).toBe(2);
+    expect(fx.read('freezer', '/nsgate/app', 'freezer.state')).toBe('THAWED\n');
+  });
+
   it('concurrent changes to one cgroup are serialized: the second sees the first one\'s after', async () => {
     const system = fx.system();
     const [a, b] = await Promise.all([
