@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from './audit-entry.js';
-import { AuditLog } from './audit-log.js';
+import { AuditLog, InvalidCursorError, readMerged } from './audit-log.js';
 
 function entry(i: number, over: Partial<AuditEntry> = {}): AuditEntry {
   return {
@@ -86,9 +86,38 @@ describe('AuditLog', () => {
     await appendFile(file, '{"time":"2026-01-0');
     const again = new AuditLog(file, { maxBytes: 1 << 20, maxFiles: 1 });
     await again.open();
-    expect((await again.read({}, 10)).items.map((e) => e.requestId)).toEqual(['r1']);
+    expect(await again.read({}, 10)).toMatchObject({ items: [{ requestId: 'r1' }], skippedLines: 1 });
     await again.append(entry(2));
-    expect((await again.read({}, 10)).items.map((e) => e.requestId)).toEqual(['r2', 'r1']);
+    // the torn fragment stays a line of its own: the next entry is whole, the fragment reported
+    expect(await again.read({}, 10)).toMatchObject({ items: [{ requestId: 'r2' }, { requestId: 'r1' }], skippedLines: 1 });
     await again.close();
+  });
+
+  it('merges several logs newest first, page by page, each resuming where it stopped', async () => {
+    const a = new AuditLog(join(dir, 'a.log'), { maxBytes: 1 << 20, maxFiles: 1 });
+    const b = new AuditLog(join(dir, 'b.log'), { maxBytes: 1 << 20, maxFiles: 1 });
+    await a.open();
+    await b.open();
+    for (let i = 0; i < 30; i++) await (i % 3 === 0 ? b : a).append(entry(i));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await readMerged([a, b], {}, 7, cursor);
+      seen.push(...page.items.map((e) => e.requestId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, k) => `r${29 - k}`));
+    expect((await readMerged([a, b], { caller: 'bob' }, 100)).items.every((e) => e.caller?.name === 'bob')).toBe(true);
+    await expect(readMerged([a, b], {}, 5, 'bm90LWEtY3Vyc29y')).rejects.toThrow(InvalidCursorError);
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps a reserve file of real blocks and answers available', async () => {
+    const log = new AuditLog(join(dir, 'audit.log'), { maxBytes: 1 << 20, maxFiles: 1, reserveBytes: 200_000 });
+    await log.open();
+    expect((await stat(join(dir, 'audit.log.reserve'))).blocks * 512).toBeGreaterThanOrEqual(200_000);
+    expect(log.unavailable).toBeNull();
+    await log.close();
   });
 });

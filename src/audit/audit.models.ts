@@ -1,4 +1,4 @@
-import { Field, ObjectType } from '@nestjs/graphql';
+import { Field, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
 import { JsonScalar } from '../common/scalars/json.scalar.js';
 
@@ -27,4 +27,7 @@ export class AuditEntryModel {
 export class AuditPageModel {
   @Field(() => [AuditEntryModel]) @ApiProperty({ type: [AuditEntryModel] }) items: AuditEntryModel[];
   @Field(() => String, { nullable: true }) @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+  @Field(() => Int, { description: 'Lines in the part read that were not whole JSON (torn by a crash): skipped, counted' })
+  @ApiProperty({ type: 'integer', description: 'lines in the part read that were not whole JSON (torn by a crash): skipped, counted' })
+  skippedLines: number;
 }

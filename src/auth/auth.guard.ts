@@ -11,7 +11,8 @@ import { type Caller, type Role, roleSatisfies } from './roles.js';
 /**
  * The one guard, for REST routes and GraphQL fields alike. Deny by default: a handler
  * that declares no role is refused even to an admin. A refused mutation is audited here,
- * before the error is sent, since the audit interceptor never runs for it.
+ * before the error is sent, since the audit interceptor never runs for it: in the refusal log,
+ * without its body, rate-limited per client address.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -56,15 +57,19 @@ export class AuthGuard implements CanActivate {
     if (!spec) return;
     const input = inputOf(context);
     if (spec.when && !spec.when(input)) return;
-    await this.audit.record({
-      requestId: requestIdOf(requestOf(context)),
-      caller,
-      action: actionOf(spec, input),
-      target: safeTarget(spec, input),
-      stage: 'completed',
-      result: 'denied',
-      errorCode: err.code,
-      request: input.body ?? null,
-    });
+    const req = requestOf(context);
+    // no body: a refused caller must not be able to fill the log (issue 16); never fails the answer
+    await this.audit.recordRefusal(
+      {
+        requestId: requestIdOf(req),
+        caller,
+        action: actionOf(spec, input),
+        target: safeTarget(spec, input),
+        stage: 'completed',
+        result: 'denied',
+        errorCode: err.code,
+      },
+      String(req.ip ?? 'unknown'),
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { type Caller, roleSatisfies } from '../auth/roles.js';
 import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
@@ -11,7 +12,18 @@ const MAX_TREE_NODES = 10_000;
 
 @Injectable()
 export class CgroupsService {
-  constructor(private readonly system: CgroupSystem) {}
+  constructor(
+    private readonly system: CgroupSystem,
+    audit: AuditService,
+  ) {
+    // the ways back for changes whose completed audit line cannot be written (moves, deletes and
+    // kills have none: the audit reserve keeps room for their lines instead)
+    const pathOf = (target: string) => target.replace(/^cgroup:/, '');
+    audit.registerReverter('cgroup.limits', (response, target) => this.system.revertLimits(pathOf(target), response as LimitsUpdate));
+    audit.registerReverter('cgroup.create', (response) => this.system.delete((response as CgroupInfo).path));
+    audit.registerReverter('cgroup.freeze', async (_, target) => void (await this.system.thaw(pathOf(target))));
+    audit.registerReverter('cgroup.thaw', async (_, target) => void (await this.system.freeze(pathOf(target))));
+  }
 
   list(query: CgroupListQuery): Page<CgroupNodeModel> & { truncated: boolean } {
     const tree = this.system.list({ under: query.under ?? '/', depth: query.depth ?? 1, maxNodes: MAX_TREE_NODES });

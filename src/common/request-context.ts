@@ -5,6 +5,8 @@ import type { Caller } from '../auth/roles.js';
 /** The parts of a request the guard, audit and logs need, for REST and GraphQL alike. */
 export interface NsgateRequest {
   id?: string | number;
+  /** The client address (Fastify: the socket peer, or what trustProxy allows). */
+  ip?: string;
   headers: Record<string, string | string[] | undefined>;
   caller?: Caller;
   params?: Record<string, unknown>;

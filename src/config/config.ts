@@ -10,6 +10,12 @@ export interface Config {
   auditFile: string;
   auditMaxBytes: number;
   auditMaxFiles: number;
+  /** Refused requests (401/403) are logged here, apart, so they can never rotate out a change. */
+  auditRefusedFile: string;
+  /** Refusal lines per client address per minute; beyond, one counter line says how many were dropped. */
+  auditRefusalsPerMinute: number;
+  /** Disk space held back (audit.log.reserve) for the completed lines of changes under way. */
+  auditReserveBytes: number;
   managedCgroups: string[];
   /** nsgate's own cgroups: <this>/exec/<id> per exec, <this>/sandboxes/<id> per sandbox. */
   internalCgroup: string;
@@ -43,6 +49,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditFile: join(dataDir, 'audit.log'),
     auditMaxBytes: positiveInt(env, 'NSGATE_AUDIT_MAX_BYTES', 64 * 1024 * 1024),
     auditMaxFiles: positiveInt(env, 'NSGATE_AUDIT_MAX_FILES', 5),
+    auditRefusedFile: join(dataDir, 'audit-refused.log'),
+    auditRefusalsPerMinute: positiveInt(env, 'NSGATE_AUDIT_REFUSALS_PER_MINUTE', 60),
+    auditReserveBytes: nonNegativeInt(env, 'NSGATE_AUDIT_RESERVE_BYTES', 1024 * 1024),
     managedCgroups: parseCgroupPaths(env.NSGATE_MANAGED_CGROUPS ?? '/nsgate'),
     internalCgroup: parseCgroupPaths(env.NSGATE_INTERNAL_CGROUP ?? '/nsgate', 'NSGATE_INTERNAL_CGROUP')[0]!,
     dockerHost: parseDockerHost(env.DOCKER_HOST),
@@ -106,6 +115,13 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
     throw new ConfigError(name, `"${value}" must be a positive integer`);
   }
+  return Number(value);
+}
+
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new ConfigError(name, `"${value}" must be an integer ≥ 0`);
   return Number(value);
 }
 

@@ -22,7 +22,7 @@ export class HealthController {
 
   @Get('readyz')
   @Public()
-  @ApiOperation({ summary: 'Readiness, per dependency (procfs, cgroupfs, state folder, Docker Engine); an absent engine is reported, not fatal' })
+  @ApiOperation({ summary: 'Readiness, per dependency (procfs, cgroupfs, state folder, audit log, Docker Engine); an absent engine is reported, not fatal; an audit log that cannot take lines (disk full) is not ready' })
   @ApiOkResponse({ description: 'ready' })
   @ApiServiceUnavailableResponse({ description: 'a required dependency failed' })
   async readyz(@Res({ passthrough: true }) reply: Reply): Promise<Readiness> {

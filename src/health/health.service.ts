@@ -5,6 +5,7 @@ import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import { readCgroupMounts } from '../kernel/cgroups/mounts.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
+import { AuditService } from '../audit/audit.service.js';
 
 export interface DependencyCheck {
   status: 'ok' | 'failed' | 'unavailable';
@@ -14,7 +15,7 @@ export interface DependencyCheck {
 
 export interface Readiness {
   status: 'ready' | 'not ready';
-  checks: Record<'procfs' | 'cgroupfs' | 'stateDir' | 'docker', DependencyCheck>;
+  checks: Record<'procfs' | 'cgroupfs' | 'stateDir' | 'audit' | 'docker', DependencyCheck>;
 }
 
 @Injectable()
@@ -22,11 +23,12 @@ export class HealthService {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly engine: DockerEngine,
+    private readonly audit: AuditService,
   ) {}
 
   async readiness(): Promise<Readiness> {
     const [procfs, cgroupfs, stateDir, docker] = await Promise.all([this.procfs(), this.cgroupfs(), this.stateDir(), this.docker()]);
-    const checks = { procfs, cgroupfs, stateDir, docker };
+    const checks = { procfs, cgroupfs, stateDir, audit: this.auditLog(), docker };
     const ready = Object.values(checks).every((c) => !c.required || c.status === 'ok');
     return { status: ready ? 'ready' : 'not ready', checks };
   }
@@ -51,6 +53,14 @@ export class HealthService {
       await access(this.config.dataDir, constants.W_OK);
       return `${this.config.dataDir} writable`;
     });
+  }
+
+  /** Changes are refused while the audit log cannot take their lines (disk full): not ready for them. */
+  private auditLog(): DependencyCheck {
+    const reason = this.audit.unavailable;
+    return reason === null
+      ? { status: 'ok', required: true, detail: `${this.config.auditFile} takes lines` }
+      : { status: 'failed', required: true, detail: `${reason}; changes are refused with 503 AUDIT_UNAVAILABLE until it takes lines again` };
   }
 
   private async docker(): Promise<DependencyCheck> {

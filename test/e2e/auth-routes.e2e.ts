@@ -12,7 +12,8 @@ describe('every route and every GraphQL field is guarded', () => {
   let handlers: DeclaredHandler[];
 
   beforeAll(async () => {
-    t = await startTestApp({}, {
+    // every refusal of the walk below is checked in the log: no per-address cap on refusal lines here
+    t = await startTestApp({ NSGATE_AUDIT_REFUSALS_PER_MINUTE: '1000000' }, {
       beforeInit: (app) =>
         app.getHttpAdapter().getInstance().addHook('onRoute', (r: RouteOptions) => {
           for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
@@ -24,7 +25,8 @@ describe('every route and every GraphQL field is guarded', () => {
 
   it('declares a role on every handler, and the declarations are as reviewed', () => {
     expect(handlers.filter((h) => h.role === undefined).map((h) => h.name)).toEqual([]);
-    expect(handlers.map((h) => `${h.kind} ${h.name}: ${h.role}${h.audited ? ' (audited)' : ''}`)).toMatchSnapshot();
+    const raised = (h: DeclaredHandler) => (h.byAction ? ` (${Object.entries(h.byAction).map(([a, r]) => `${a}: ${r}`).join(', ')})` : '');
+    expect(handlers.map((h) => `${h.kind} ${h.name}: ${h.role}${raised(h)}${h.audited ? ' (audited)' : ''}`)).toMatchSnapshot();
   });
 
   it('audits every mutation: REST writes and GraphQL mutations', () => {

@@ -50,7 +50,7 @@ describe('the spine over HTTP', () => {
     const res = await t.http().get('/readyz');
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ready');
-    expect(Object.keys(res.body.checks).sort()).toEqual(['cgroupfs', 'docker', 'procfs', 'stateDir']);
+    expect(Object.keys(res.body.checks).sort()).toEqual(['audit', 'cgroupfs', 'docker', 'procfs', 'stateDir']);
     expect(['ok', 'unavailable']).toContain(res.body.checks.docker.status);
     expect(res.body.checks.docker.required).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { NsgateError } from '../errors.js';
 import { type HostTopology, validateIdList } from './cpuset.js';
-import type { LimitsChange } from './driver.js';
+import type { Limits, LimitsChange } from './driver.js';
 import {
   CPU_PERIOD_MAX_US,
   CPU_PERIOD_MIN_US,
@@ -152,4 +152,38 @@ export function parseLimitsInput(input: unknown, host: HostTopology): LimitsChan
     change.cpuset = s;
   }
   return change;
+}
+
+/**
+ * The request that puts back what a change altered: each field whose value moved from `before`
+ * to `after`, with its `before` value (unlimited as "max"). CPU weight goes back in the unit the
+ * kernel holds (shares where the cpu controller is v1, weight on v2), so the round trip is exact.
+ */
+export function revertInput(before: Limits, after: Limits, cpuNative: 'shares' | 'weight'): LimitsInput {
+  const out: LimitsInput = {};
+  const orMax = (v: number | null) => (v === null ? 'max' : v);
+  const m = before.memory;
+  if (m && after.memory) {
+    const memory: NonNullable<LimitsInput['memory']> = {};
+    if (m.max !== after.memory.max) memory.max = orMax(m.max);
+    if (m.high !== after.memory.high) memory.high = orMax(m.high);
+    if (m.swapMax !== after.memory.swapMax) memory.swapMax = orMax(m.swapMax);
+    if (Object.keys(memory).length) out.memory = memory;
+  }
+  const c = before.cpu;
+  if (c && after.cpu) {
+    const cpu: NonNullable<LimitsInput['cpu']> = {};
+    if (c.quotaUs !== after.cpu.quotaUs || c.periodUs !== after.cpu.periodUs) Object.assign(cpu, { quotaUs: orMax(c.quotaUs), periodUs: c.periodUs });
+    if (c.weight !== after.cpu.weight || c.shares !== after.cpu.shares) cpu[cpuNative] = c[cpuNative];
+    if (Object.keys(cpu).length) out.cpu = cpu;
+  }
+  if (before.pids && after.pids && before.pids.max !== after.pids.max) out.pids = { max: orMax(before.pids.max) };
+  const s = before.cpuset;
+  if (s && after.cpuset) {
+    const cpuset: NonNullable<LimitsInput['cpuset']> = {};
+    if (s.cpus !== after.cpuset.cpus) cpuset.cpus = s.cpus;
+    if (s.mems !== after.cpuset.mems) cpuset.mems = s.mems;
+    if (Object.keys(cpuset).length) out.cpuset = cpuset;
+  }
+  return out;
 }

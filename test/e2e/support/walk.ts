@@ -23,6 +23,8 @@ export interface DeclaredHandler {
   /** REST: "GET /v1/x/:id"; GraphQL: the field name */
   name: string;
   role: string | undefined;
+  /** Actions of the handler that need a higher role than `role` (e.g. cgroup.kill: admin). */
+  byAction?: Record<string, string>;
   audited: boolean;
 }
 
@@ -49,14 +51,12 @@ export function declaredHandlers(app: NestFastifyApplication): DeclaredHandler[]
         if (key === 'constructor') continue;
         const method = Object.getOwnPropertyDescriptor(type.prototype, key)?.value as unknown;
         if (typeof method !== 'function') continue;
-        const baseRole = (Reflect.getMetadata(ROLE_KEY, method) as string | undefined) ?? classRole;
+        const role = (Reflect.getMetadata(ROLE_KEY, method) as string | undefined) ?? classRole;
         const byAction = Reflect.getMetadata(ACTION_ROLES_KEY, method) as Record<string, string> | undefined;
-        // a route whose role rises with the action it performs shows each raised action
-        const role = baseRole && byAction ? `${baseRole} (${Object.entries(byAction).map(([a, r]) => `${a}: ${r}`).join(', ')})` : baseRole;
         const audited = Reflect.getMetadata(AUDIT_KEY, method) !== undefined;
         if (isController && Reflect.hasMetadata('method', method)) {
           const verb = METHODS[Reflect.getMetadata('method', method) as number]!;
-          out.push({ kind: 'rest', name: `${verb} ${joinPath(classPath, Reflect.getMetadata('path', method) as string)}`, role, audited });
+          out.push({ kind: 'rest', name: `${verb} ${joinPath(classPath, Reflect.getMetadata('path', method) as string)}`, role, byAction, audited });
         }
         const gqlType = Reflect.getMetadata(RESOLVER_TYPE, method) as string | undefined;
         if (gqlType === 'Query' || gqlType === 'Mutation' || gqlType === 'Subscription') {
