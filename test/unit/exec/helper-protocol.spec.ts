@@ -40,6 +40,7 @@ describe('the helper channel', () => {
 describe('helper refusals in nsgate\'s vocabulary', () => {
   const outcome = (stage: string, errno: string | null = null, helperExit = 125): HelperOutcome => ({
     entered: null,
+    confinement: null,
     childPid: null,
     errors: [{ kind: 'error', stage, errno, message: 'why' }],
     command: null,
