@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // bench/exec: the time of one `true` run inside a container's namespaces, in alternating rounds:
-//   kernel   NamespaceExecutor.exec (dist/kernel/exec): pin, per-exec cgroup, nsgate-exec, output read
-//   rest     POST /v1/containers/{id}/exec on a started nsgate (keep-alive client), when the route exists
+//   kernel   NamespaceExecutor.exec (dist/kernel/exec), the default: the target's confinement (the
+//            helper reads it, seccomp filters through ptrace, and joins the container's cgroups)
+//   kernelPriv  the same with privileged: true: per-exec cgroup, host root (nsenter's semantics)
+//   rest     POST /v1/containers/{id}/exec on a started nsgate (keep-alive client), confined
+//   restPriv the same route with privileged: true
 //   nsenter  `nsenter -t PID -a true`, spawned from Node with its output read
 //   docker   `docker exec <container> true` against the private engine
 // Target (issue 7): nsgate at most 1.5x nsenter's time and at most a third of docker exec's.
@@ -112,7 +115,12 @@ async function main() {
   const methods = {
     kernel: async () => {
       const { ms, value } = await timed(() => executor.exec(pin, { argv: ['true'] }, { defaultNamespaces: own }));
-      if (value.exitCode !== 0) throw new Error(`kernel exec: ${JSON.stringify(value)}`);
+      if (value.exitCode !== 0 || value.confinement.mode !== 'target') throw new Error(`kernel exec: ${JSON.stringify(value)}`);
+      return ms;
+    },
+    kernelPriv: async () => {
+      const { ms, value } = await timed(() => executor.exec(pin, { argv: ['true'], privileged: true }, { defaultNamespaces: own }));
+      if (value.exitCode !== 0 || value.confinement.mode !== 'privileged') throw new Error(`kernel exec (privileged): ${JSON.stringify(value)}`);
       return ms;
     },
     nsenter: async () => (await timed(() => spawnTimed('nsenter', ['-t', String(pid), '-a', 'true']))).ms,
@@ -129,6 +137,11 @@ async function main() {
         methods.rest = async () => {
           const res = await ns.http.ok('POST', `/v1/containers/${id}/exec`, { argv: ['true'] });
           if (res.body?.exitCode !== 0) throw new Error(`REST exec: ${JSON.stringify(res.body)}`);
+          return res.ms;
+        };
+        methods.restPriv = async () => {
+          const res = await ns.http.ok('POST', `/v1/containers/${id}/exec`, { argv: ['true'], privileged: true });
+          if (res.body?.exitCode !== 0) throw new Error(`REST exec (privileged): ${JSON.stringify(res.body)}`);
           return res.ms;
         };
         // Not execs, but what the route's time is made of besides the kernel layer: nsgate's HTTP
@@ -162,7 +175,15 @@ async function main() {
   const ratios = {
     kernelOverNsenter: s.kernel.median / s.nsenter.median,
     kernelOverDocker: s.kernel.median / s.docker.median,
-    ...(s.rest ? { restOverNsenter: s.rest.median / s.nsenter.median, restOverDocker: s.rest.median / s.docker.median } : {}),
+    confinedOverPrivileged: s.kernel.median / s.kernelPriv.median,
+    ...(s.rest
+      ? {
+          restOverNsenter: s.rest.median / s.nsenter.median,
+          restOverDocker: s.rest.median / s.docker.median,
+          restPrivOverNsenter: s.restPriv.median / s.nsenter.median,
+          restConfinedOverPrivileged: s.rest.median / s.restPriv.median,
+        }
+      : {}),
   };
   const nsgate = s.rest ? 'rest' : 'kernel';
   const met = {
@@ -171,8 +192,10 @@ async function main() {
   };
 
   const labels = {
-    kernel: 'nsgate kernel layer (NamespaceExecutor.exec)',
-    rest: 'nsgate POST /v1/containers/{id}/exec',
+    kernel: 'nsgate kernel layer, confined (default)',
+    kernelPriv: 'nsgate kernel layer, privileged: true',
+    rest: 'nsgate POST /v1/containers/{id}/exec, confined (default)',
+    restPriv: 'nsgate POST .../exec, privileged: true',
     nsenter: 'nsenter -t PID -a true',
     docker: 'docker exec c true',
     floor: '(nsgate GET /healthz: HTTP floor)',
@@ -192,10 +215,13 @@ async function main() {
       [
         ['kernel / nsenter', fmtRatio(ratios.kernelOverNsenter), nsgate === 'kernel' ? '<= 1.5' : ''],
         ['kernel / docker exec', fmtRatio(ratios.kernelOverDocker), nsgate === 'kernel' ? '<= 1/3' : ''],
+        ['kernel confined / privileged (cost of confinement)', fmtRatio(ratios.confinedOverPrivileged), ''],
         ...(s.rest
           ? [
               ['REST / nsenter', fmtRatio(ratios.restOverNsenter), '<= 1.5'],
               ['REST / docker exec', fmtRatio(ratios.restOverDocker), '<= 1/3'],
+              ['REST privileged / nsenter', fmtRatio(ratios.restPrivOverNsenter), ''],
+              ['REST confined / privileged', fmtRatio(ratios.restConfinedOverPrivileged), ''],
             ]
           : []),
       ],

@@ -33,6 +33,7 @@ export function statusOf(code: ErrorCode): number {
     case 'LIMIT_BELOW_USAGE':
     case 'KERNEL_BUSY':
     case 'KERNEL_THREAD':
+    case 'EXEC_CONFINEMENT_UNAVAILABLE':
     case 'CONFLICT':
       return 409;
     case 'PROCESS_GONE':

@@ -157,10 +157,11 @@ export class ContainersService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** A running container's init pid from one engine inspect (or the cgroup index); no full view. */
-  async initPid(idOrName: string): Promise<{ id: string; name: string; pid: number }> {
+  /** The running container's init pid, and its configured environment (`NAME=value` entries) where the engine knows it. */
+  async initPid(idOrName: string): Promise<{ id: string; name: string; pid: number; env: string[] | null }> {
     const identity = await this.identify(idOrName);
     if (identity.pid === null) throw new NsgateError('CONFLICT', `container ${identity.name} is not running`, { id: identity.id, state: identity.state });
-    return { id: identity.id, name: identity.name, pid: identity.pid };
+    return { id: identity.id, name: identity.name, pid: identity.pid, env: identity.info?.Config.Env ?? null };
   }
 
   private view(identity: Identity): ContainerModel {

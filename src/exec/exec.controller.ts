@@ -21,7 +21,10 @@ export class ExecController {
   @HttpCode(200)
   @Allow('admin')
   @Audit('process.exec', (i) => `process:${String(i.params.pid)}`, undefined, execOutcome)
-  @ApiOperation({ summary: "Run argv (no shell) in a process's namespaces; the target is pinned so a reused pid is never entered" })
+  @ApiOperation({
+    summary: "Run argv (no shell) in a process's namespaces with the process's own confinement; the target is pinned so a reused pid is never entered",
+    description: "By default the command gets the target's ids, capabilities, no_new_privs, LSM label, seccomp filters, rlimits, oom_score_adj and cgroups (409 EXEC_CONFINEMENT_UNAVAILABLE when a part cannot be reproduced). privileged: true is host root with every capability (nsenter): dangerous, the command is looked up in the target's file system. The answer's confinement says which applied.",
+  })
   @ApiOkResponse({ type: ExecResultModel })
   inProcess(@Param('pid', PidPipe) pid: number, @Body() body: ExecBody, @Res({ passthrough: true }) reply: Reply): Promise<ExecResultModel> {
     return this.exec.execInProcess(pid, body, abortOnClientGone(reply));
@@ -31,7 +34,10 @@ export class ExecController {
   @HttpCode(200)
   @Allow('admin')
   @Audit('container.exec', (i) => `container:${String(i.params.idOrName)}`, undefined, execOutcome)
-  @ApiOperation({ summary: "Run argv in a container's init process's namespaces (by default every one it does not share with the host)" })
+  @ApiOperation({
+    summary: "Run argv in a container's init process's namespaces (by default every one it does not share with the host) with its confinement, like docker exec",
+    description: "The command gets the container init's ids, capabilities, no_new_privs, LSM label, seccomp filters, rlimits, oom_score_adj and cgroups, and starts from the container's configured environment. privileged: true is host root with every capability (nsenter): dangerous, a program the container planted where the command is found runs as host root.",
+  })
   @ApiOkResponse({ type: ExecResultModel })
   inContainer(@Param('idOrName') idOrName: string, @Body() body: ExecBody, @Res({ passthrough: true }) reply: Reply): Promise<ExecResultModel> {
     return this.exec.execInContainer(idOrName, body, abortOnClientGone(reply));

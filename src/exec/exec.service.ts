@@ -8,7 +8,7 @@ import type { ExecResultModel, SandboxDetailModel } from './exec.models.js';
 /** The pieces an exec answer and its audit line share; never the output. */
 export function execOutcome(result: unknown): unknown {
   const r = result as ExecResultModel;
-  return { exitCode: r.exitCode, signal: r.signal, truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, namespaces: r.namespaces, target: r.target };
+  return { exitCode: r.exitCode, signal: r.signal, truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, namespaces: r.namespaces, target: r.target, confinement: r.confinement };
 }
 
 function toModel(result: ExecResult): ExecResultModel {
@@ -22,7 +22,19 @@ function toModel(result: ExecResult): ExecResultModel {
     durationMs: Math.round(result.durationMs),
     namespaces: Object.fromEntries(Object.entries(result.namespaces).map(([type, inode]) => [type, Number(inode)])),
     target: { pid: result.target.pid, startTime: result.target.startTime },
+    confinement: result.confinement,
   };
+}
+
+/** Docker's `["NAME=value", ...]` as variables (a later entry wins, as in a process's environment). */
+function environmentOf(entries: readonly string[] | null): Record<string, string> | undefined {
+  if (!entries) return undefined;
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
 }
 
 /** Exec in namespaces and sandboxes: the admin's nsenter and unshare. */
@@ -54,7 +66,8 @@ export class ExecService implements OnApplicationBootstrap, OnApplicationShutdow
     const container = await this.containers.initPid(idOrName);
     const pin = this.executor.pin(container.pid);
     const own = unsharedNamespaces(pin.namespaces, hostNamespaceInodes());
-    return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own }));
+    // Like docker exec: a confined command starts from the container's configured environment.
+    return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own, baseEnv: environmentOf(container.env) }));
   }
 
   async createSandbox(body: SandboxBody): Promise<SandboxDetailModel> {

@@ -222,8 +222,8 @@ describe('exec into a container (the tutorial\'s nsenter)', () => {
     expect(result.exitCode).toBe(0);
     expect(info).toBeDefined();
     expect(executor.helperPath).toBe(defaultHelperPath());
-    expect(helperExe).toBe(executor.helperPath);
-    expect(helperExe.startsWith(repoRoot)).toBe(true);
+    // The helper runs from the private copy opened at start (unlinked: nothing on disk can change it).
+    expect(helperExe).toMatch(/\/nsgate-helper-[^/]+\/nsgate-exec \(deleted\)$/);
     // The command is the container's busybox (a path in its root), and the helper is not in the container at all.
     expect(commandExe).toBe('/bin/busybox');
     const missing = await executor.exec(pin, { argv: ['ls', executor.helperPath] });
@@ -321,6 +321,7 @@ describe('a recycled pid is never entered', () => {
 });
 
 describe('limits', () => {
+  // The per-exec cgroup that ends a tree is the privileged path's; a confined command is in the target's cgroups (exec-confinement.e2e.ts).
   it('a timeout kills the whole process tree, and its cgroup is removed', async () => {
     const pin = executor.pin(db.pid);
     let info: ExecStartInfo | undefined;
@@ -344,7 +345,7 @@ describe('limits', () => {
         resolve();
       }, 3000);
     });
-    const result = await executor.exec(pin, { argv: ['sh', '-c', 'sleep 100 & sleep 100 & wait'], timeoutMs: 1000 }, { onStart: (i) => (info = i) });
+    const result = await executor.exec(pin, { privileged: true, argv: ['sh', '-c', 'sleep 100 & sleep 100 & wait'], timeoutMs: 1000 }, { onStart: (i) => (info = i) });
     await watch;
     log(`timeout: ${JSON.stringify({ ...result, stdout: undefined })}, tree ${tree.join(' ')}`);
     expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL', exitCode: null });
@@ -362,12 +363,12 @@ describe('limits', () => {
   it('whatever the command leaves running when it exits goes with its cgroup', async () => {
     const pin = executor.pin(db.pid);
     let info: ExecStartInfo | undefined;
-    const result = await executor.exec(pin, { argv: ['sh', '-c', 'sleep 100 >/dev/null 2>&1 & echo started'] }, { onStart: (i) => (info = i) });
+    const result = await executor.exec(pin, { privileged: true, argv: ['sh', '-c', 'sleep 100 >/dev/null 2>&1 & echo started'] }, { onStart: (i) => (info = i) });
     expect(result).toMatchObject({ exitCode: 0, stdout: 'started\n', timedOut: false });
     expect(result.durationMs).toBeLessThan(5000);
     await executor.settled();
     expect(existsSync(cgroupDir(unified()!, info!.cgroupPath)!)).toBe(false);
-    const ps = await executor.exec(pin, { argv: ['ps'] });
+    const ps = await executor.exec(pin, { privileged: true, argv: ['ps'] });
     expect(ps.stdout).not.toMatch(/sleep 100/);
   });
 
@@ -379,11 +380,11 @@ describe('limits', () => {
     try {
       // The command moves itself out of its exec cgroup, then sleeps: the cgroup kill misses it, the helper's death does not.
       const t0 = performance.now();
-      const main = await executor.exec(pin, { argv: ['sh', '-c', `echo $$ > ${procs} && exec sleep 30`], namespaces: ['uts'], timeoutMs: 500 });
+      const main = await executor.exec(pin, { privileged: true, argv: ['sh', '-c', `echo $$ > ${procs} && exec sleep 30`], namespaces: ['uts'], timeoutMs: 500 });
       expect(main).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
       expect(performance.now() - t0).toBeLessThan(5000);
       // A background process outside the cgroup holds stdout open after the command exits: exec answers after a grace period.
-      const held = await executor.exec(pin, { argv: ['sh', '-c', `sh -c 'echo $$ > ${procs}; exec sleep 30' & sleep 0.3; echo done`], namespaces: ['uts'], timeoutMs: 20_000 });
+      const held = await executor.exec(pin, { privileged: true, argv: ['sh', '-c', `sh -c 'echo $$ > ${procs}; exec sleep 30' & sleep 0.3; echo done`], namespaces: ['uts'], timeoutMs: 20_000 });
       expect(held).toMatchObject({ exitCode: 0, timedOut: false });
       expect(held.stdout).toBe('done\n');
       expect(held.durationMs).toBeLessThan(10_000);
@@ -398,14 +399,14 @@ describe('limits', () => {
   it('output past the cap: truncated at exactly the cap, the command killed, quickly', async () => {
     const pin = executor.pin(db.pid);
     const before = process.memoryUsage().arrayBuffers;
-    const result = await executor.exec(pin, { argv: ['yes'], maxOutputBytes: 64 * 1024 });
+    const result = await executor.exec(pin, { privileged: true, argv: ['yes'], maxOutputBytes: 64 * 1024 });
     log(`yes: ${JSON.stringify({ ...result, stdout: `${result.stdout.length} bytes` })}`);
     expect(result).toMatchObject({ truncated: true, signal: 'SIGKILL', timedOut: false });
     expect(result.stdout.length).toBe(64 * 1024);
     expect(result.stdout.startsWith('y\ny\n')).toBe(true);
     expect(result.durationMs).toBeLessThan(3000);
     // A 1 GiB writer with a 1 MiB cap: nsgate holds the cap, not the stream.
-    const big = await executor.exec(pin, { argv: ['dd', 'if=/dev/zero', 'bs=1048576', 'count=1024'], maxOutputBytes: 1024 * 1024 });
+    const big = await executor.exec(pin, { privileged: true, argv: ['dd', 'if=/dev/zero', 'bs=1048576', 'count=1024'], maxOutputBytes: 1024 * 1024 });
     expect(big).toMatchObject({ truncated: true, signal: 'SIGKILL' });
     expect(big.stdout.length).toBe(1024 * 1024);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
@@ -424,7 +425,7 @@ describe('limits', () => {
           resolve(readFileSync(`/proc/${info.commandPid}/cgroup`, 'utf8'));
         }, 10);
       });
-      const result = await v1.exec(pin, { argv: ['sh', '-c', 'sleep 100 & sleep 100'], timeoutMs: 700 }, { onStart: (i) => (info = i) });
+      const result = await v1.exec(pin, { privileged: true, argv: ['sh', '-c', 'sleep 100 & sleep 100'], timeoutMs: 700 }, { onStart: (i) => (info = i) });
       expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
       const lines = (await inCgroup).split('\n').filter((l) => /^\d+:[^:]*(memory|pids)[^:]*:/.test(l));
       expect(lines.length).toBeGreaterThan(0);

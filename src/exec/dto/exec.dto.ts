@@ -1,6 +1,6 @@
 import { Field, InputType, Int } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsInt, IsObject, IsOptional, IsString } from 'class-validator';
+import { IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString } from 'class-validator';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { JsonScalar } from '../../common/scalars/json.scalar.js';
 
@@ -65,6 +65,16 @@ export class ExecBody {
   @IsOptional()
   @IsString()
   stdin?: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "default false: the command runs with the target's confinement (ids, capabilities, no_new_privs, LSM label, seccomp filters, rlimits, oom_score_adj, cgroups), as docker exec does. true (admin): host root with every capability in the target's namespaces, nsenter's semantics: a binary the container planted where the command is looked up then runs as host root; use it only to debug what the target itself cannot do.",
+  })
+  @ApiPropertyOptional({ default: false, description: "false: the target's confinement (the default). true: host root with every capability in the target's namespaces (nsenter): dangerous, a program the container controls runs with the host's full privileges" })
+  @IsOptional()
+  @IsBoolean()
+  privileged?: boolean;
 }
 
 @InputType('SandboxInput')
@@ -78,6 +88,7 @@ export class SandboxBody {
   @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() noNewPrivs?: boolean;
   @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() readOnlyRoot?: boolean;
   @Field(() => ExecUserInput, { nullable: true }) @ApiPropertyOptional({ type: ExecUserInput }) @IsOptional() @IsObject() user?: ExecUserInput;
+  @Field(() => Boolean, { nullable: true, description: 'a user namespace: root inside is an unprivileged host uid (0x70000000..+65535), so host files owned by root are not its own; default false' }) @ApiPropertyOptional({ default: false, description: 'a user namespace mapping 0..65535 inside to 1879048192.. on the host' }) @IsOptional() @IsBoolean() userns?: boolean;
   @Field(() => JsonScalar, { nullable: true }) @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } }) @IsOptional() @IsObject() env?: Record<string, string>;
   @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() stdin?: string;
   @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() maxOutputBytes?: number;

@@ -10,7 +10,11 @@ import { NsgateError } from '../errors.js';
 import type { NamespaceType } from '../procfs/namespace-types.js';
 import { type ProcOptions, procRootOf } from '../procfs/proc-file.js';
 import { readProcessClock, startTimeToIso } from '../procfs/start-time.js';
-import { checkHelperBinary, defaultHelperPath, HELPER_SETUP_FAILED, type HelperOutcome, HelperProcess } from './helper.js';
+import type { CgroupHierarchy } from '../cgroups/mounts.js';
+import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
+import { readProcessLsmLabels } from '../procfs/lsm-label.js';
+import { DEFAULT_LSM_LIST_PATH, lsmOfCurrentLabel, readLsmList } from '../security.js';
+import { type AppliedConfinement, defaultHelperPath, HELPER_SETUP_FAILED, type HelperOutcome, HelperProcess, openHelper } from './helper.js';
 import { DEFAULT_EXEC_LIMITER, ExecLimiter, type ExecLimiterOptions } from './limiter.js';
 import { assertPinned, pinProcess, type ProcessPin } from './pin.js';
 import { commandEnvironment, type ExecLimits, execLimits, type ExecRequest, parseExecRequest } from './request.js';
@@ -51,13 +55,26 @@ export interface ExecResult {
   /** The namespaces the command ran in, as the helper read them after entering: type -> inode. */
   namespaces: Partial<Record<NamespaceType, string>>;
   target: ExecTargetInfo;
+  confinement: ExecConfinement;
 }
+
+/**
+ * Which confinement the command ran with. `target`: the target's, read from the kernel when the
+ * helper held the pinned process (ids as the command got them, a requested `user` applied);
+ * `privileged`: host root with every capability, nsenter's semantics.
+ */
+export type ExecConfinement = ({ mode: 'target' } & AppliedConfinement) | { mode: 'privileged' };
 
 export interface ExecRunOptions {
   /** Namespaces when the request names none (default mnt uts ipc net pid; for a container, see unsharedNamespaces). */
   defaultNamespaces?: readonly NamespaceType[];
   /** Kills the command (result signal SIGKILL) when aborted, e.g. when the client went away. */
   signal?: AbortSignal;
+  /**
+   * The environment a confined command starts from (a Docker container's configured one); the
+   * request's variables are laid over it. Privileged execs get only the request's, as before.
+   */
+  baseEnv?: Record<string, string>;
   /** Told once the command runs: for audit lines and tests. */
   onStart?: (info: ExecStartInfo) => void;
 }
@@ -91,6 +108,10 @@ export class NamespaceExecutor {
   readonly limits: ExecLimits;
   readonly cgroupParent: string;
   readonly helperPath: string;
+  /** What is spawned: the private copy of the helper opened at construction (see openHelper). */
+  readonly helperExecPath: string;
+  /** Every hierarchy of the host: a confined command joins the target in each. */
+  private readonly hostCgroups: CgroupSystem;
   private readonly tree: CgroupSystem;
   private readonly cloneIntoCgroup: boolean;
   private readonly procOptions: ProcOptions;
@@ -110,7 +131,10 @@ export class NamespaceExecutor {
         managed: options.cgroups.managed,
       });
     }
-    this.helperPath = checkHelperBinary(options.helperPath ?? defaultHelperPath());
+    const helper = openHelper(options.helperPath ?? defaultHelperPath());
+    this.helperPath = helper.path;
+    this.helperExecPath = helper.execPath;
+    this.hostCgroups = options.cgroups;
     this.procOptions = { procRoot: procRootOf(options) };
     const unified = options.cgroups.hierarchies.filter((h) => h.version === 2);
     this.cloneIntoCgroup = unified.length > 0;
@@ -133,7 +157,8 @@ export class NamespaceExecutor {
   /**
    * Runs request.argv in the target's namespaces and answers when it has ended (or was killed).
    * Refusals: VALIDATION_FAILED (the request, or a cwd/user the target cannot take), EXEC_QUEUE_FULL,
-   * PROCESS_GONE (the target exited or its pid was reused since it was pinned).
+   * PROCESS_GONE (the target exited or its pid was reused since it was pinned),
+   * EXEC_CONFINEMENT_UNAVAILABLE (a part of the target's confinement cannot be reproduced: nothing runs).
    * A command that cannot be found or run in the target is a result: exit 127 / 126.
    */
   async exec(target: ProcessPin, input: ExecRequestInput | ExecRequest, options: ExecRunOptions = {}): Promise<ExecResult> {
@@ -141,6 +166,7 @@ export class NamespaceExecutor {
     const release = await this.limiter.acquire(options.signal);
     let cleanup: Promise<unknown> | undefined;
     try {
+      if (!request.privileged) return await this.runConfined(target, request, options);
       const run = await this.run(target, request, options);
       cleanup = run.cleanup;
       return run.result;
@@ -244,7 +270,7 @@ export class NamespaceExecutor {
     try {
       if (this.cloneIntoCgroup) cgroupFd = this.openCgroupDir(path);
       helper = new HelperProcess({
-        helperPath: this.helperPath,
+        helperPath: this.helperExecPath,
         args: this.helperArgs(target, request, cgroupFd !== undefined),
         cgroupFd,
         stdin: request.stdin,
@@ -284,6 +310,92 @@ export class NamespaceExecutor {
       options.signal?.removeEventListener('abort', onAbort);
       if (cgroupFd !== undefined) closeSync(cgroupFd);
     }
+  }
+
+  /**
+   * The command with the target's confinement: the helper reads it from the kernel while it holds
+   * the pinned process and applies it (native/nsgate-exec.c, enter --confine). The command joins
+   * the target's cgroups in every hierarchy (charged to and limited by the container, as with
+   * docker exec), so no per-exec cgroup ends its tree: it leads its own process group, which the
+   * helper kills at the timeout, the output cap, an abort and when the command has ended.
+   */
+  private async runConfined(target: ProcessPin, request: ExecRequest, options: ExecRunOptions): Promise<ExecResult> {
+    assertPinned(target, this.procOptions);
+    const cgroupProcs = this.targetCgroupProcs(target.pid);
+    const args = this.confinedArgs(target, request, options, cgroupProcs);
+    let helper: HelperProcess | undefined;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const stop = () => helper?.terminate();
+    try {
+      helper = new HelperProcess({ helperPath: this.helperExecPath, args, stdin: request.stdin, maxOutputBytes: request.maxOutputBytes, onOverflow: stop });
+      const helperPid = await helper.spawned.catch((err: NodeJS.ErrnoException) => {
+        throw new NsgateError('INTERNAL', `cannot start the exec helper ${this.helperPath}: ${err.code ?? err.message}`, { errno: err.code });
+      });
+      timer = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, request.timeoutMs);
+      options.signal?.addEventListener('abort', stop, { once: true });
+      if (options.onStart) {
+        const cgroupPath = readProcessCgroups(target.pid, this.procOptions).find((m) => m.hierarchyId === 0)?.path ?? '';
+        void helper.commandStarted.then((commandPid) => {
+          if (commandPid !== null) options.onStart!({ helperPid, commandPid, cgroupPath });
+        });
+      }
+      await helper.exited;
+      const outcome = await this.closed(helper);
+      return this.result(target, outcome, timedOut, performance.now() - started, request);
+    } finally {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+      helper?.kill();
+    }
+  }
+
+  private confinedArgs(target: ProcessPin, request: ExecRequest, options: ExecRunOptions, cgroupProcs: string[]): string[] {
+    const args = ['enter', '--pid', String(target.pid), '--start-time', String(target.startTimeTicks), '--ns', request.namespaces.join(','), '--confine'];
+    const lsm = this.targetLsm(target.pid);
+    if (lsm) args.push('--lsm', lsm);
+    for (const path of cgroupProcs) args.push('--join-cgroup', path);
+    if (request.user) {
+      args.push('--uid', String(request.user.uid), '--gid', String(request.user.gid));
+      if (request.user.groups.length) args.push('--groups', request.user.groups.join(','));
+    }
+    if (request.cwd) args.push('--cwd', request.cwd);
+    const env = { ...(options.baseEnv ?? {}), ...request.env };
+    for (const entry of commandEnvironment(env)) args.push('-e', entry);
+    args.push('--', ...request.argv);
+    return args;
+  }
+
+  /** The cgroup.procs file of the target's cgroup in each hierarchy it lists, as host paths checked by the cgroup layer. */
+  private targetCgroupProcs(pid: number): string[] {
+    const memberships = readProcessCgroups(pid, this.procOptions);
+    return memberships.map((m) => {
+      const line = `${m.hierarchyId}:${m.controllers.join(',')}:${m.path}`;
+      const h = this.hostCgroups.hierarchies.find((x) => isHierarchyOf(m, x));
+      if (!h) throw confinementUnavailable(pid, 'cgroups', `the hierarchy of ${line} is not mounted where nsgate can reach it`);
+      const dir = this.hostCgroups.files.dir(h, m.path);
+      if (!dir) throw confinementUnavailable(pid, 'cgroups', `the cgroup of ${line} cannot be found under ${h.mountPoint}`);
+      return join(dir.fsPath, 'cgroup.procs');
+    });
+  }
+
+  /** The labelling LSM the helper must speak to (`--lsm`), or null where the target has no label. */
+  private targetLsm(pid: number): 'apparmor' | 'selinux' | null {
+    let labels;
+    try {
+      labels = readProcessLsmLabels(pid, this.procOptions);
+    } catch {
+      return null; // the helper reads attr/current itself and refuses a label it was not told how to apply
+    }
+    if (labels.apparmor !== null) return 'apparmor';
+    if (labels.current === null) return null;
+    const name = lsmOfCurrentLabel(labels.current, readLsmList(DEFAULT_LSM_LIST_PATH));
+    if (name !== 'apparmor' && name !== 'selinux') throw confinementUnavailable(pid, 'lsm', `the target is labelled by ${name}, which nsgate cannot apply to a command`);
+    return name;
   }
 
   /** Removes exec cgroups a previous nsgate process left (crash): kills what is inside first. */
@@ -386,7 +498,7 @@ export class NamespaceExecutor {
     return false;
   }
 
-  private result(target: ProcessPin, outcome: HelperOutcome, timedOut: boolean, durationMs: number): ExecResult {
+  private result(target: ProcessPin, outcome: HelperOutcome, timedOut: boolean, durationMs: number, request?: ExecRequest): ExecResult {
     const failure = outcome.errors.find((e) => e.stage !== 'exec');
     if (failure || (outcome.childPid === null && !timedOut)) throw helperFailure(target, outcome, failure);
     let stderr = outcome.stderr.toString();
@@ -404,8 +516,31 @@ export class NamespaceExecutor {
       durationMs: Math.round(durationMs * 1000) / 1000,
       namespaces: outcome.entered ?? {},
       target: { pid: target.pid, startTimeTicks: target.startTimeTicks, startTime: startTimeToIso(target.startTimeTicks, clock) },
+      confinement: request && !request.privileged ? commandConfinement(target, outcome, request) : { mode: 'privileged' },
     };
   }
+}
+
+/** Whether a /proc/PID/cgroup line is about this hierarchy (v2: id 0; v1: the same controllers, or the same name). */
+function isHierarchyOf(m: CgroupMembership, h: CgroupHierarchy): boolean {
+  if (h.version === 2) return m.hierarchyId === 0;
+  if (m.hierarchyId === 0) return false;
+  if (h.name) return m.controllers.includes(`name=${h.name}`);
+  return m.controllers.length === h.controllers.length && [...m.controllers].sort().join(',') === [...h.controllers].sort().join(',');
+}
+
+/** Parts of a target's confinement, as EXEC_CONFINEMENT_UNAVAILABLE names them. */
+export type ConfinementPart = 'user' | 'groups' | 'capabilities' | 'no_new_privs' | 'lsm' | 'seccomp' | 'rlimits' | 'oom_score_adj' | 'cgroups';
+
+export function confinementUnavailable(pid: number, part: string, why: string, details: Record<string, unknown> = {}): NsgateError {
+  return new NsgateError('EXEC_CONFINEMENT_UNAVAILABLE', `the ${part} of process ${pid} cannot be given to the command (${why}); nothing was run`, { pid, part, ...details });
+}
+
+function commandConfinement(target: ProcessPin, outcome: HelperOutcome, request: ExecRequest): ExecConfinement {
+  const applied = outcome.confinement;
+  if (!applied) throw new NsgateError('INTERNAL', `the exec helper did not report the confinement it applied to process ${target.pid}'s command`, { pid: target.pid });
+  const user = request.user;
+  return user ? { mode: 'target', ...applied, uid: [user.uid, user.uid, user.uid, user.uid], gid: [user.gid, user.gid, user.gid, user.gid], groups: user.groups } : { mode: 'target', ...applied };
 }
 
 /** What the helper refused or failed at, in nsgate's error vocabulary. */
@@ -413,6 +548,10 @@ export function helperFailure(target: Pick<ProcessPin, 'pid' | 'startTimeTicks'>
   const details = { pid: target.pid, startTimeTicks: target.startTimeTicks, stage: failure?.stage, errno: failure?.errno ?? undefined };
   const message = failure?.message ?? '';
   switch (failure?.stage) {
+    case 'confine': {
+      const part = /^([a-z_]+):/.exec(message)?.[1] ?? 'confinement';
+      return confinementUnavailable(target.pid, part, message.slice(part.length + 1).trim(), { errno: failure.errno ?? undefined });
+    }
     case 'gone':
       return new NsgateError('PROCESS_GONE', `process ${target.pid} is gone or is no longer the pinned process: ${message}`, details);
     case 'cwd':

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdtempSync, openSync, rmdirSync, statSync, unlinkSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -33,7 +34,8 @@ export function defaultHelperPath(): string {
 /**
  * The helper runs as root with every capability before it drops into a target, so it must be
  * a host file only root can change: an absolute path, a regular file owned by this process's
- * user, writable by nobody else, in a folder nobody else can write to.
+ * user, writable by nobody else, and every folder above it up to `/` owned by root (or this
+ * user) and writable by no group or other user.
  */
 export function checkHelperBinary(path: string): string {
   if (!isAbsolute(path)) throw new NsgateError('INTERNAL', `the exec helper path must be absolute: ${path}`);
@@ -48,17 +50,112 @@ export function checkHelperBinary(path: string): string {
   if (st.uid !== euid || (st.mode & 0o022) !== 0) {
     throw new NsgateError('INTERNAL', `the exec helper ${path} must be owned by uid ${euid} and writable by no one else`, { path, uid: st.uid, mode: st.mode & 0o7777 });
   }
-  const dir = statSync(dirname(path));
-  if (dir.uid !== euid || (dir.mode & 0o022) !== 0) {
-    throw new NsgateError('INTERNAL', `the folder of the exec helper ${path} must be owned by uid ${euid} and writable by no one else`, { path });
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const d = statSync(dir);
+    if ((d.uid !== 0 && d.uid !== euid) || (d.mode & 0o022) !== 0) {
+      throw new NsgateError('INTERNAL', `the folder ${dir} above the exec helper ${path} must be owned by root and writable by no one else`, { path, folder: dir, uid: d.uid, mode: d.mode & 0o7777 });
+    }
+    if (dir === dirname(dir)) break;
   }
   return path;
 }
 
+/** The helper as nsgate runs it: a private copy opened once, whatever happens to the file later. */
+export interface OpenedHelper {
+  /** The checked file on disk it was copied from. */
+  path: string;
+  /** What is executed: `/proc/self/fd/N`, a descriptor of the private copy (resolved in the child before execve). */
+  execPath: string;
+  fd: number;
+}
+
+const openedHelpers = new Map<string, OpenedHelper>();
+
+/**
+ * Checks the helper (checkHelperBinary), then copies it once into a folder only this user can
+ * reach, opens the copy and unlinks it: the descriptor is then the only way to the program, so
+ * replacing or rewriting the file on disk later changes nothing nsgate runs (the effect of a
+ * sealed memfd, which Node cannot make). The copy is checked to be the file that was checked.
+ * One copy per path for the life of the process.
+ */
+export function openHelper(path: string): OpenedHelper {
+  const known = openedHelpers.get(path);
+  if (known) return known;
+  checkHelperBinary(path);
+  const source = openSync(path, 'r');
+  const dir = mkdtempSync(join(tmpdir(), 'nsgate-helper-'));
+  const copy = join(dir, 'nsgate-exec');
+  let fd: number | undefined;
+  try {
+    const st = fstatSync(source);
+    const checked = statSync(path);
+    if (st.ino !== checked.ino || st.dev !== checked.dev) throw new NsgateError('INTERNAL', `the exec helper ${path} changed while it was opened`, { path });
+    copyFileSync(`/proc/self/fd/${source}`, copy);
+    chmodSync(copy, 0o500);
+    // Low numbers are where a child's stdio and channel go: keep the copy's descriptor above them.
+    const low: number[] = [];
+    fd = openSync(copy, 'r');
+    while (fd <= 8) {
+      low.push(fd);
+      fd = openSync(copy, 'r');
+    }
+    low.forEach((n) => closeSync(n));
+  } finally {
+    closeSync(source);
+    try {
+      unlinkSync(copy);
+    } catch {
+      // not made
+    }
+    rmdirSync(dir);
+  }
+  const opened = { path, execPath: `/proc/self/fd/${fd}`, fd };
+  openedHelpers.set(path, opened);
+  return opened;
+}
+
 // ---- the channel ---------------------------------------------------------------------------
+
+/** What the helper applied to a confined command: the target's, as read from the kernel at pin time. */
+export interface AppliedConfinement {
+  /** real, effective, saved, filesystem (before a requested `user` replaces them). */
+  uid: number[];
+  gid: number[];
+  groups: number[];
+  capabilities: { inheritable: string; permitted: string; effective: string; bounding: string; ambient: string };
+  noNewPrivs: boolean;
+  seccomp: { mode: number; filters: number };
+  /** The LSM label the command gets at execve; null where no LSM labels the target. */
+  lsmLabel: string | null;
+  oomScoreAdj: number;
+  rlimits: number;
+  /** How many cgroup hierarchies the command joined the target in. */
+  cgroups: number;
+}
+
+function parseConfined(rest: string[]): AppliedConfinement | null {
+  const f = Object.fromEntries(rest.map((item) => [item.slice(0, item.indexOf('=')), item.slice(item.indexOf('=') + 1)]));
+  const ids = (v: string | undefined) => (v && v !== '-' ? v.split(',').map(Number) : []);
+  const hex = /^[0-9a-f]{16}$/;
+  const caps = ['inh', 'prm', 'eff', 'bnd', 'amb'].map((k) => f[k]);
+  if (!f.uid || !f.gid || caps.some((c) => !c || !hex.test(c))) return null;
+  return {
+    uid: ids(f.uid),
+    gid: ids(f.gid),
+    groups: ids(f.groups),
+    capabilities: { inheritable: caps[0]!, permitted: caps[1]!, effective: caps[2]!, bounding: caps[3]!, ambient: caps[4]! },
+    noNewPrivs: f.nnp === '1',
+    seccomp: { mode: Number(f.seccomp), filters: Number(f.filters) },
+    lsmLabel: f.lsm && f.lsm !== '-' ? f.lsm : null,
+    oomScoreAdj: Number(f.oom),
+    rlimits: Number(f.rlimits),
+    cgroups: Number(f.cgroups),
+  };
+}
 
 export type HelperEvent =
   | { kind: 'entered'; namespaces: Partial<Record<NamespaceType, string>> }
+  | { kind: 'confined'; confinement: AppliedConfinement }
   | { kind: 'child'; pid: number }
   | { kind: 'error'; stage: string; errno: string | null; message: string }
   | { kind: 'exit'; code: number }
@@ -75,6 +172,10 @@ export function parseHelperLine(line: string): HelperEvent | null {
         if (m && isNamespaceType(m[1]!)) namespaces[m[1]] = m[2]!;
       }
       return { kind: 'entered', namespaces };
+    }
+    case 'confined': {
+      const confinement = parseConfined(rest);
+      return confinement ? { kind: 'confined', confinement } : null;
     }
     case 'child': {
       const pid = Number(rest[0]);
@@ -129,6 +230,8 @@ export interface HelperStatus {
 
 export interface HelperOutcome {
   entered: Partial<Record<NamespaceType, string>> | null;
+  /** What a confined command got (enter --confine). */
+  confinement: AppliedConfinement | null;
   /** The command's host pid, when it was started. */
   childPid: number | null;
   errors: Extract<HelperEvent, { kind: 'error' }>[];
@@ -174,6 +277,7 @@ export class HelperProcess {
     })();
     this.outcome = {
       entered: null,
+      confinement: null,
       childPid: null,
       errors: [],
       command: null,
@@ -259,6 +363,11 @@ export class HelperProcess {
     for (const stream of this.child.stdio) stream?.destroy();
   }
 
+  /** SIGTERM: a confined helper kills its command's process group and reports how it ended. */
+  terminate(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+  }
+
   /** SIGKILL to the helper itself (a process this module started, by its pid). */
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
@@ -274,6 +383,9 @@ export class HelperProcess {
       switch (event.kind) {
         case 'entered':
           this.outcome.entered = event.namespaces;
+          break;
+        case 'confined':
+          this.outcome.confinement = event.confinement;
           break;
         case 'child':
           this.outcome.childPid = event.pid;

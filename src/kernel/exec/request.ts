@@ -59,6 +59,12 @@ export interface ExecRequest {
   /** The caller's variables only (PATH added at spawn when absent). */
   env: Record<string, string>;
   stdin?: string;
+  /**
+   * false (default): the command gets the target's confinement (ids, capabilities, no_new_privs,
+   * LSM label, seccomp filters, rlimits, oom_score_adj, cgroups). true: nsenter's semantics,
+   * host root with every capability in the target's namespaces.
+   */
+  privileged: boolean;
 }
 
 export interface ParseExecOptions {
@@ -230,9 +236,15 @@ export function validateBoundedInt(input: unknown, fallback: number, max: number
   return input;
 }
 
-const EXEC_FIELDS = new Set(['argv', 'namespaces', 'timeoutMs', 'maxOutputBytes', 'user', 'cwd', 'env', 'stdin']);
+function validatePrivileged(input: unknown): boolean {
+  if (input === undefined || input === null) return false;
+  if (typeof input !== 'boolean') throw invalid('privileged', 'must be true or false');
+  return input;
+}
 
-/** `{argv, namespaces?, timeoutMs?, maxOutputBytes?, user?, cwd?, env?, stdin?}` checked in full; unknown fields refused. */
+const EXEC_FIELDS = new Set(['argv', 'namespaces', 'timeoutMs', 'maxOutputBytes', 'user', 'cwd', 'env', 'stdin', 'privileged']);
+
+/** `{argv, namespaces?, timeoutMs?, maxOutputBytes?, user?, cwd?, env?, stdin?, privileged?}` checked in full; unknown fields refused. */
 export function parseExecRequest(input: unknown, options: ParseExecOptions = {}): ExecRequest {
   const limits = execLimits(options.limits);
   if (!isRecord(input)) throw invalid('request', 'must be an object');
@@ -243,6 +255,7 @@ export function parseExecRequest(input: unknown, options: ParseExecOptions = {})
     timeoutMs: validateBoundedInt(input.timeoutMs, limits.defaultTimeoutMs, limits.maxTimeoutMs, 'timeoutMs'),
     maxOutputBytes: validateBoundedInt(input.maxOutputBytes, limits.defaultMaxOutputBytes, limits.maxOutputBytes, 'maxOutputBytes'),
     env: validateEnv(input.env, limits),
+    privileged: validatePrivileged(input.privileged),
   };
   const user = validateUser(input.user);
   if (user) request.user = user;

@@ -7,11 +7,11 @@ import { sleep } from '../cgroups/journal.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import type { CgroupSystem } from '../cgroups/system.js';
 import { NsgateError } from '../errors.js';
-import { checkHelperBinary, defaultHelperPath, type HelperOutcome, HelperProcess } from '../exec/helper.js';
+import { defaultHelperPath, openHelper, type HelperOutcome, HelperProcess } from '../exec/helper.js';
 import { commandEnvironment, type ExecLimits, execLimits, type ExecUser } from '../exec/request.js';
 import type { NamespaceType } from '../procfs/namespace-types.js';
 import { type ProcOptions, procRootOf } from '../procfs/proc-file.js';
-import { parseSandboxRequest, type SandboxRequest } from './request.js';
+import { parseSandboxRequest, type SandboxRequest, type SandboxUserns } from './request.js';
 
 /** Where sandboxes' cgroups go when nothing else is configured; the containers recogniser knows this path. */
 export const DEFAULT_SANDBOX_CGROUP_PARENT = '/nsgate/sandboxes';
@@ -49,6 +49,8 @@ export interface SandboxInfo extends SandboxSummary {
   capabilities: string[];
   noNewPrivs: boolean;
   readOnlyRoot: boolean;
+  /** The user namespace's mapping (root inside is host uid `base`), or null without one. */
+  userns: SandboxUserns | null;
   user: ExecUser | null;
   stdout: string;
   stderr: string;
@@ -100,6 +102,7 @@ interface SandboxRecord {
 export class SandboxManager {
   readonly parent: string;
   readonly helperPath: string;
+  private readonly helperExecPath: string;
   readonly maxSandboxes: number;
   readonly limits: ExecLimits;
   private readonly cgroups: CgroupSystem;
@@ -117,7 +120,9 @@ export class SandboxManager {
         managed: this.cgroups.managed,
       });
     }
-    this.helperPath = checkHelperBinary(options.helperPath ?? defaultHelperPath());
+    const helper = openHelper(options.helperPath ?? defaultHelperPath());
+    this.helperPath = helper.path;
+    this.helperExecPath = helper.execPath;
     this.maxSandboxes = options.maxSandboxes ?? 32;
     if (!Number.isSafeInteger(this.maxSandboxes) || this.maxSandboxes < 1) throw new NsgateError('INTERNAL', 'maxSandboxes must be a positive integer');
     this.limits = execLimits(options.limits);
@@ -162,7 +167,7 @@ export class SandboxManager {
     await this.cgroups.create(path, request.limits === undefined ? {} : { limits: request.limits });
     let record: SandboxRecord | undefined;
     const helper = new HelperProcess({
-      helperPath: this.helperPath,
+      helperPath: this.helperExecPath,
       args: this.helperArgs(request),
       stdin: request.stdin,
       maxOutputBytes: request.maxOutputBytes,
@@ -279,6 +284,7 @@ export class SandboxManager {
     if (request.noNewPrivs) args.push('--nnp');
     if (request.readOnlyRoot) args.push('--readonly');
     if (request.user) args.push('--uid', String(request.user.uid), '--gid', String(request.user.gid));
+    if (request.userns) args.push('--userns', `${request.userns.base}:${request.userns.count}`);
     for (const entry of commandEnvironment(request.env)) args.push('-e', entry);
     args.push('--', ...request.argv);
     return args;
@@ -375,6 +381,7 @@ export class SandboxManager {
       capabilities: [...r.request.capabilities],
       noNewPrivs: r.request.noNewPrivs,
       readOnlyRoot: r.request.readOnlyRoot,
+      userns: r.request.userns ?? null,
       user: r.request.user ?? null,
       stdout: r.helper.stdout.toString(),
       stderr: r.helper.stderr.toString() + (execError ? `nsgate: cannot run ${execError.message}\n` : ''),

@@ -37,11 +37,34 @@ export interface SandboxRequest {
   /** The whole file tree read-only inside (the sandbox's mount table only); default true. */
   readOnlyRoot: boolean;
   user?: ExecUser;
+  /** A user namespace: ids 0..count-1 inside are base.. on the host (unprivileged there). */
+  userns?: SandboxUserns;
   env: Record<string, string>;
   stdin?: string;
   maxOutputBytes: number;
   /** Killed after this long; default: runs until it ends or is deleted. */
   timeoutMs?: number;
+}
+
+export interface SandboxUserns {
+  base: number;
+  count: number;
+}
+
+/**
+ * `userns: true` maps root inside to this host range: high above the ids of real users and of
+ * Docker's and systemd's usual subordinate ranges, so no host file is owned by any id of it.
+ */
+export const DEFAULT_SANDBOX_USERNS: Readonly<SandboxUserns> = Object.freeze({ base: 0x70000000, count: 65536 });
+
+export function validateUserns(input: unknown, user: ExecUser | undefined): SandboxUserns | undefined {
+  if (input === undefined || input === null || input === false) return undefined;
+  if (input !== true) throw invalid('userns', 'must be true or false');
+  const range = { ...DEFAULT_SANDBOX_USERNS };
+  if (user && (user.uid >= range.count || user.gid >= range.count || user.groups.some((g) => g >= range.count))) {
+    throw invalid('user', `with userns, ids are inside the namespace: 0 to ${range.count - 1}`);
+  }
+  return range;
 }
 
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
@@ -55,6 +78,7 @@ const FIELDS = new Set([
   'noNewPrivs',
   'readOnlyRoot',
   'user',
+  'userns',
   'env',
   'stdin',
   'maxOutputBytes',
@@ -156,6 +180,8 @@ export function parseSandboxRequest(input: unknown, options: ParseSandboxOptions
   if (rootfs) request.rootfs = rootfs;
   const user = validateUser(body.user);
   if (user) request.user = user;
+  const userns = validateUserns(body.userns, user);
+  if (userns) request.userns = userns;
   const stdin = validateStdin(body.stdin, limits);
   if (stdin !== undefined) request.stdin = stdin;
   if (body.timeoutMs !== undefined && body.timeoutMs !== null) {

@@ -1,5 +1,5 @@
+import { fileURLToPath } from 'node:url';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { statusOf } from '../../../src/common/errors.js';
@@ -40,6 +40,7 @@ describe('the helper channel', () => {
 describe('helper refusals in nsgate\'s vocabulary', () => {
   const outcome = (stage: string, errno: string | null = null, helperExit = 125): HelperOutcome => ({
     entered: null,
+    confinement: null,
     childPid: null,
     errors: [{ kind: 'error', stage, errno, message: 'why' }],
     command: null,
@@ -67,7 +68,8 @@ describe('helper refusals in nsgate\'s vocabulary', () => {
 });
 
 describe('the helper binary', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nsgate-helper-spec-'));
+  // Not under /tmp: every folder above the helper must be writable by no one but root.
+  const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.helper-spec-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, mode: number) => {
     const path = join(dir, name);

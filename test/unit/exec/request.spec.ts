@@ -178,6 +178,7 @@ describe('parseExecRequest', () => {
       timeoutMs: DEFAULT_EXEC_LIMITS.defaultTimeoutMs,
       maxOutputBytes: DEFAULT_EXEC_LIMITS.defaultMaxOutputBytes,
       env: {},
+      privileged: false,
     });
     expect(parseExecRequest({ argv: ['true'] }, { defaultNamespaces: ['net'] }).namespaces).toEqual(['net']);
   });
@@ -185,7 +186,7 @@ describe('parseExecRequest', () => {
   it('takes every field, and is idempotent on its own output', () => {
     const input = { argv: ['cat'], namespaces: ['net'], timeoutMs: 50, maxOutputBytes: 10, user: '1:2', cwd: '/tmp/', env: { A: 'b' }, stdin: 'hi' };
     const parsed = parseExecRequest(input);
-    expect(parsed).toEqual({ argv: ['cat'], namespaces: ['net'], timeoutMs: 50, maxOutputBytes: 10, user: { uid: 1, gid: 2, groups: [] }, cwd: '/tmp', env: { A: 'b' }, stdin: 'hi' });
+    expect(parsed).toEqual({ argv: ['cat'], namespaces: ['net'], timeoutMs: 50, maxOutputBytes: 10, user: { uid: 1, gid: 2, groups: [] }, cwd: '/tmp', env: { A: 'b' }, stdin: 'hi', privileged: false });
     expect(parseExecRequest(parsed)).toEqual(parsed);
   });
 

@@ -42,6 +42,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -49,6 +51,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -78,6 +82,21 @@
 #define SETUP_FAILED 125
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_GROUPS 64
+#define MAX_JOIN_CGROUPS 32
+#define MAX_FILTERS 32
+#define SYNC_FD (CHANNEL_FD + 1)
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 
 /* Our own copies: <linux/sched.h> and <linux/mount.h> clash with glibc's headers. */
 struct nsg_clone_args {
@@ -122,12 +141,22 @@ struct options {
   uint64_t caps;
   int nnp;
   int readonly;
+  /* enter --confine: the target's credentials, capabilities, no_new_privs, LSM label, seccomp
+     filters, rlimits, oom_score_adj, and its cgroups (the cgroup.procs files given). */
+  int confine;
+  const char *lsm;
+  int njoin;
+  const char *join[MAX_JOIN_CGROUPS];
+  /* sandbox --userns BASE:COUNT: a user namespace with 0..COUNT-1 mapped to BASE.. on the host. */
+  int userns;
+  unsigned long long userns_base, userns_count;
   char **env;
   int nenv;
   char **argv;
 };
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int read_last_cap(void);
 static void report(const char *fmt, ...) {
   char line[1024];
   va_list ap;
@@ -275,6 +304,29 @@ static void parse_args(int argc, char **argv, struct options *o) {
         for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
           o->caps |= 1ULL << parse_number(a, tok, 63);
       }
+    } else if (strcmp(a, "--confine") == 0) {
+      o->confine = 1;
+    } else if (strcmp(a, "--lsm") == 0) {
+      TAKES_VALUE();
+      if (strcmp(v, "apparmor") != 0 && strcmp(v, "selinux") != 0) fail("usage", 0, "--lsm: apparmor or selinux");
+      o->lsm = v;
+    } else if (strcmp(a, "--join-cgroup") == 0) {
+      TAKES_VALUE();
+      if (o->njoin >= MAX_JOIN_CGROUPS) fail("usage", 0, "--join-cgroup: too many");
+      if (v[0] != '/') fail("usage", 0, "--join-cgroup: an absolute cgroup.procs path");
+      o->join[o->njoin++] = v;
+    } else if (strcmp(a, "--userns") == 0) {
+      TAKES_VALUE();
+      char buf[64];
+      const char *colon = strchr(v, ':');
+      if (!colon || strlen(v) >= sizeof buf) fail("usage", 0, "--userns wants BASE:COUNT");
+      memcpy(buf, v, (size_t)(colon - v));
+      buf[colon - v] = 0;
+      o->userns_base = parse_number(a, buf, 4294967294ULL);
+      o->userns_count = parse_number(a, colon + 1, 4294967294ULL);
+      if (o->userns_base == 0 || o->userns_count == 0 || o->userns_base + o->userns_count > 4294967295ULL)
+        fail("usage", 0, "--userns: a range above 0 that fits in 32 bits");
+      o->userns = 1;
     } else if (strcmp(a, "--nnp") == 0) {
       o->nnp = 1;
     } else if (strcmp(a, "--readonly") == 0) {
@@ -295,8 +347,13 @@ static void parse_args(int argc, char **argv, struct options *o) {
   if (!o->sandbox && (o->pid <= 0 || !o->have_start_time)) fail("usage", 0, "enter needs --pid and --start-time");
   if (o->sandbox && !o->wait) fail("usage", 0, "sandbox needs --wait");
   if (o->sandbox && (o->cwd || o->cgroup_fd >= 0)) fail("usage", 0, "sandbox takes no --cwd or --cgroup-fd");
-  if (!o->sandbox && (o->hostname || o->root || o->caps_given || o->nnp || o->readonly))
+  if (!o->sandbox && (o->hostname || o->root || o->caps_given || o->nnp || o->readonly || o->userns))
     fail("usage", 0, "enter takes no sandbox options");
+  if (o->sandbox && (o->confine || o->njoin || o->lsm)) fail("usage", 0, "sandbox takes no --confine, --join-cgroup or --lsm");
+  if (!o->confine && (o->njoin || o->lsm)) fail("usage", 0, "--join-cgroup and --lsm go with --confine");
+  if (o->confine && (o->cgroup_fd >= 0 || o->wait)) fail("usage", 0, "--confine joins the target's cgroups: no --cgroup-fd or --wait");
+  if (o->userns && o->have_uid && o->uid >= o->userns_count) fail("usage", 0, "--uid is outside the --userns range");
+  if (o->userns && o->have_gid && o->gid >= o->userns_count) fail("usage", 0, "--gid is outside the --userns range");
   if (o->sandbox && (o->hostname && !(o->ns_flags & CLONE_NEWUTS))) fail("usage", 0, "--hostname needs a uts namespace");
   if (o->sandbox && !(o->ns_flags & CLONE_NEWNS)) fail("usage", 0, "a sandbox needs a mount namespace");
 }
@@ -429,10 +486,317 @@ static void reset_signals(void) {
     if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
 }
 
+/* ---- the target's confinement (enter --confine) ------------------------------------------ */
+
+struct confinement {
+  unsigned long long uid[4], gid[4];
+  int ngroups;
+  gid_t groups[MAX_GROUPS];
+  uint64_t inh, prm, eff, bnd, amb;
+  int nnp, seccomp_mode, nfilters;
+  struct sock_fprog filters[MAX_FILTERS]; /* index 0 is the newest, as the kernel numbers them */
+  struct rlimit rlimits[RLIM_NLIMITS];
+  int oom_score_adj;
+  char label[256]; /* the LSM label, empty when no LSM labels the target */
+};
+
+static char *read_small(int dirfd, const char *path, char *buf, size_t size, int *err) {
+  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = errno;
+    return NULL;
+  }
+  ssize_t n = read(fd, buf, size - 1);
+  *err = errno;
+  close(fd);
+  if (n < 0) return NULL;
+  buf[n] = 0;
+  return buf;
+}
+
+static const char *status_field(const char *status, const char *name) {
+  size_t len = strlen(name);
+  for (const char *p = status; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (strncmp(p, name, len) == 0 && p[len] == ':') return p + len + 1;
+  return NULL;
+}
+
+static void confine_fail(const char *part, int err, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void confine_fail(const char *part, int err, const char *fmt, ...) {
+  char text[640];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  fail("confine", err, "%s: %s", part, text);
+}
+
+/* Uid, Gid and Groups as the reader's user namespace sees them (read again after entering the target's). */
+static void read_ids(int procfd, pid_t pid, struct confinement *c) {
+  char path[32], status[8192];
+  int err;
+  snprintf(path, sizeof path, "%d/status", (int)pid);
+  if (!read_small(procfd, path, status, sizeof status, &err)) confine_fail("user", err, "read /proc/%d/status", (int)pid);
+  const char *uid = status_field(status, "Uid"), *gid = status_field(status, "Gid"), *groups = status_field(status, "Groups");
+  if (!uid || !gid || !groups ||
+      sscanf(uid, "%llu %llu %llu %llu", &c->uid[0], &c->uid[1], &c->uid[2], &c->uid[3]) != 4 ||
+      sscanf(gid, "%llu %llu %llu %llu", &c->gid[0], &c->gid[1], &c->gid[2], &c->gid[3]) != 4)
+    confine_fail("user", 0, "cannot parse the ids in /proc/%d/status", (int)pid);
+  c->ngroups = 0;
+  for (const char *p = groups; *p && *p != '\n';) {
+    char *end;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\n' || !*p) break;
+    unsigned long long g = strtoull(p, &end, 10);
+    if (end == p) break;
+    if (c->ngroups >= MAX_GROUPS) confine_fail("groups", 0, "process %d has more than %d groups", (int)pid, MAX_GROUPS);
+    c->groups[c->ngroups++] = (gid_t)g;
+    p = end;
+  }
+}
+
+static uint64_t status_hex(const char *status, const char *name, pid_t pid) {
+  const char *v = status_field(status, name);
+  char *end;
+  if (!v) confine_fail("capabilities", 0, "no %s in /proc/%d/status", name, (int)pid);
+  uint64_t x = strtoull(v, &end, 16);
+  if (end == v) confine_fail("capabilities", 0, "cannot parse %s of process %d", name, (int)pid);
+  return x;
+}
+
+static volatile sig_atomic_t alarm_rang;
+static void on_alarm(int sig) {
+  (void)sig;
+  alarm_rang = 1;
+}
+
+/*
+ * The target's seccomp filters, as checkpoint/restore tools read them: PTRACE_SEIZE, then
+ * PTRACE_INTERRUPT to hold it still for the moment PTRACE_SECCOMP_GET_FILTER needs, then detach.
+ * Needs CAP_SYS_ADMIN in the host's user namespace and no filter on this process: done before setns.
+ */
+static void read_filters(pid_t pid, struct confinement *c, int expected) {
+  if (expected > MAX_FILTERS) confine_fail("seccomp", 0, "process %d has %d filters (at most %d are copied)", (int)pid, expected, MAX_FILTERS);
+  if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0) confine_fail("seccomp", errno, "cannot attach to process %d to read its filters", (int)pid);
+  if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0) confine_fail("seccomp", errno, "cannot stop process %d to read its filters", (int)pid);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm; /* no SA_RESTART: waitpid returns EINTR */
+  sigaction(SIGALRM, &sa, NULL);
+  alarm(2);
+  int status;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, __WALL);
+    if (r == pid && WIFSTOPPED(status)) break;
+    if (r == pid) fail("gone", ESRCH, "process %d has exited", (int)pid);
+    if (r < 0 && errno == EINTR && !alarm_rang) continue;
+    /* A frozen or stopped target never reaches the ptrace stop; leaving detaches it. */
+    confine_fail("seccomp", alarm_rang ? ETIMEDOUT : errno, "process %d did not stop to have its filters read", (int)pid);
+  }
+  alarm(0);
+  int n;
+  for (n = 0; n < MAX_FILTERS; n++) {
+    long len = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (void *)(long)n, NULL);
+    if (len < 0 && errno == ENOENT) break;
+    if (len <= 0 || len > BPF_MAXINSNS) confine_fail("seccomp", len < 0 ? errno : EINVAL, "cannot read filter %d of process %d", n, (int)pid);
+    struct sock_filter *insns = calloc((size_t)len, sizeof *insns);
+    if (!insns) confine_fail("seccomp", ENOMEM, "filter %d", n);
+    if (ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (void *)(long)n, insns) != len) confine_fail("seccomp", errno, "filter %d of process %d changed", n, (int)pid);
+    c->filters[n].len = (unsigned short)len;
+    c->filters[n].filter = insns;
+  }
+  /* A signal that arrived while it was held goes back to it; an interrupt stop passes nothing. */
+  int sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
+  ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)sig);
+  if (n != expected) confine_fail("seccomp", 0, "process %d reports %d filters, %d were read", (int)pid, expected, n);
+  c->nfilters = n;
+}
+
+static rlim_t parse_limit(const char *s, char **end) {
+  while (*s == ' ') s++;
+  if (strncmp(s, "unlimited", 9) == 0) {
+    *end = (char *)s + 9;
+    return RLIM_INFINITY;
+  }
+  return (rlim_t)strtoull(s, end, 10);
+}
+
+/* /proc/PID/limits: a header, then one line per limit in RLIMIT_* order, the values after column 26. */
+static void read_limits(int procfd, pid_t pid, struct confinement *c) {
+  char path[32], text[4096];
+  int err;
+  snprintf(path, sizeof path, "%d/limits", (int)pid);
+  if (!read_small(procfd, path, text, sizeof text, &err)) confine_fail("rlimits", err, "read /proc/%d/limits", (int)pid);
+  char *line = strchr(text, '\n');
+  int r;
+  for (r = 0; r < RLIM_NLIMITS && line && line[1]; r++) {
+    line++;
+    if (strlen(line) < 26) break;
+    char *end;
+    c->rlimits[r].rlim_cur = parse_limit(line + 25, &end);
+    c->rlimits[r].rlim_max = parse_limit(end, &end);
+    line = strchr(line, '\n');
+  }
+  if (r != RLIM_NLIMITS) confine_fail("rlimits", 0, "/proc/%d/limits has %d limits, not %d", (int)pid, r, RLIM_NLIMITS);
+}
+
+static void read_confinement(const struct options *o, int procfd, pid_t pid, struct confinement *c) {
+  char path[48], status[8192], buf[300];
+  int err;
+  memset(c, 0, sizeof *c);
+  read_ids(procfd, pid, c);
+  snprintf(path, sizeof path, "%d/status", (int)pid);
+  if (!read_small(procfd, path, status, sizeof status, &err)) confine_fail("capabilities", err, "read /proc/%d/status", (int)pid);
+  c->inh = status_hex(status, "CapInh", pid);
+  c->prm = status_hex(status, "CapPrm", pid);
+  c->eff = status_hex(status, "CapEff", pid);
+  c->bnd = status_hex(status, "CapBnd", pid);
+  c->amb = status_hex(status, "CapAmb", pid);
+  const char *nnp = status_field(status, "NoNewPrivs"), *mode = status_field(status, "Seccomp"), *count = status_field(status, "Seccomp_filters");
+  if (!nnp) confine_fail("no_new_privs", 0, "no NoNewPrivs in /proc/%d/status", (int)pid);
+  if (!mode) confine_fail("seccomp", 0, "no Seccomp in /proc/%d/status (a kernel without seccomp)", (int)pid);
+  c->nnp = atoi(nnp);
+  c->seccomp_mode = atoi(mode);
+  if (c->seccomp_mode == 1) confine_fail("seccomp", 0, "process %d is in strict seccomp mode, under which no command can start", (int)pid);
+  if (c->seccomp_mode == 2) read_filters(pid, c, count ? atoi(count) : -1);
+  read_limits(procfd, pid, c);
+  snprintf(path, sizeof path, "%d/oom_score_adj", (int)pid);
+  if (!read_small(procfd, path, buf, sizeof buf, &err)) confine_fail("oom_score_adj", err, "read /proc/%d/oom_score_adj", (int)pid);
+  c->oom_score_adj = atoi(buf);
+  snprintf(path, sizeof path, "%d/attr/current", (int)pid);
+  if (read_small(procfd, path, buf, sizeof buf, &err)) {
+    size_t len = strlen(buf);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\0')) buf[--len] = 0;
+    /* AppArmor writes "profile (mode)"; "unconfined" is no profile at all. */
+    if (o->lsm && strcmp(o->lsm, "apparmor") == 0) {
+      char *mode_at = strstr(buf, " (");
+      if (mode_at) *mode_at = 0;
+      if (strcmp(buf, "unconfined") == 0) buf[0] = 0;
+    }
+    if (buf[0] && !o->lsm) confine_fail("lsm", 0, "process %d has the label \"%s\" of an LSM nsgate was not told of", (int)pid, buf);
+    if (strlen(buf) >= sizeof c->label) confine_fail("lsm", 0, "the label of process %d is too long", (int)pid);
+    strcpy(c->label, buf);
+  } else if (err != EINVAL && err != ENOENT && err != EOPNOTSUPP) {
+    confine_fail("lsm", err, "read /proc/%d/attr/current", (int)pid);
+  }
+}
+
+static void report_confinement(const struct confinement *c, int njoin) {
+  char groups[MAX_GROUPS * 11 + 2] = "";
+  size_t len = 0;
+  for (int i = 0; i < c->ngroups; i++) len += (size_t)snprintf(groups + len, sizeof groups - len, "%s%u", i ? "," : "", (unsigned)c->groups[i]);
+  report("confined uid=%llu,%llu,%llu,%llu gid=%llu,%llu,%llu,%llu groups=%s inh=%016llx prm=%016llx eff=%016llx bnd=%016llx amb=%016llx "
+         "nnp=%d seccomp=%d filters=%d lsm=%s oom=%d rlimits=%d cgroups=%d",
+         c->uid[0], c->uid[1], c->uid[2], c->uid[3], c->gid[0], c->gid[1], c->gid[2], c->gid[3], c->ngroups ? groups : "-",
+         (unsigned long long)c->inh, (unsigned long long)c->prm, (unsigned long long)c->eff, (unsigned long long)c->bnd,
+         (unsigned long long)c->amb, c->nnp, c->seccomp_mode, c->nfilters, c->label[0] ? c->label : "-", c->oom_score_adj,
+         RLIM_NLIMITS, njoin);
+}
+
+/* The target's cgroup.procs files, opened in the host's mount namespace (before setns). */
+static void open_join_cgroups(const struct options *o, int *fds) {
+  for (int i = 0; i < o->njoin; i++) {
+    fds[i] = open(o->join[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fds[i] < 0) confine_fail("cgroups", errno, "open %s", o->join[i]);
+    struct statfs sfs;
+    if (fstatfs(fds[i], &sfs) < 0 || (sfs.f_type != CGROUP_SUPER_MAGIC && sfs.f_type != CGROUP2_SUPER_MAGIC))
+      confine_fail("cgroups", 0, "%s is not on a cgroup filesystem", o->join[i]);
+  }
+}
+
+static int capset_all(uint64_t eff, uint64_t prm, uint64_t inh) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (uint32_t)(eff >> (32 * i));
+    data[i].permitted = (uint32_t)(prm >> (32 * i));
+    data[i].inheritable = (uint32_t)(inh >> (32 * i));
+  }
+  return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/*
+ * oom_score_adj and the LSM label for the next execve are inherited at fork: set on this helper
+ * just before it forks the command (it never executes anything itself).
+ */
+static void confine_inherited(const struct options *o, const struct confinement *c, int procfd) {
+  char adj[16];
+  snprintf(adj, sizeof adj, "%d", c->oom_score_adj);
+  char now[16];
+  int err;
+  int current = read_small(procfd, "self/oom_score_adj", now, sizeof now, &err) ? atoi(now) : 0;
+  int fd = openat(procfd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  /* Lowering it needs CAP_SYS_RESOURCE; a higher score than the target's is more confined, not less. */
+  if (fd < 0 || (write(fd, adj, strlen(adj)) < 0 && !((errno == EACCES || errno == EPERM) && c->oom_score_adj < current)))
+    confine_fail("oom_score_adj", errno, "set %s", adj);
+  close(fd);
+  if (c->label[0]) {
+    char text[300];
+    /* AppArmor takes "exec PROFILE" (its change_onexec); SELinux the context itself. */
+    snprintf(text, sizeof text, strcmp(o->lsm, "apparmor") == 0 ? "exec %s" : "%s", c->label);
+    fd = openat(procfd, "thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) < 0) confine_fail("lsm", errno, "set the label %s for the command", c->label);
+    close(fd);
+  }
+}
+
+/*
+ * In the command's process, before anything of the target runs: the target's cgroups, rlimits,
+ * bounding set and ids. The filters and the final capability
+ * sets come last (confine_last), after the descriptors are closed and the working directory set.
+ */
+static void confine_first(const struct options *o, const struct confinement *c, const int *join_fds, int last_cap) {
+  for (int i = 0; i < o->njoin; i++) {
+    if (write(join_fds[i], "0", 1) != 1) confine_fail("cgroups", errno, "join %s", o->join[i]);
+    close(join_fds[i]);
+  }
+  /* Never above this process's own hard limit (raising it needs CAP_SYS_RESOURCE): lower is more confined, not less. */
+  for (int r = 0; r < RLIM_NLIMITS; r++) {
+    struct rlimit now, want = c->rlimits[r];
+    if (getrlimit(r, &now) < 0) confine_fail("rlimits", errno, "read limit %d", r);
+    if (want.rlim_max > now.rlim_max) want.rlim_max = now.rlim_max;
+    if (want.rlim_cur > want.rlim_max) want.rlim_cur = want.rlim_max;
+    if (setrlimit(r, &want) < 0) confine_fail("rlimits", errno, "set limit %d", r);
+  }
+  for (int cap = 0; cap <= last_cap; cap++)
+    if (!(c->bnd & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) confine_fail("capabilities", errno, "drop %d from the bounding set", cap);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) confine_fail("capabilities", errno, "keepcaps");
+  uid_t uid[3] = {(uid_t)c->uid[0], (uid_t)c->uid[1], (uid_t)c->uid[2]};
+  gid_t gid[3] = {(gid_t)c->gid[0], (gid_t)c->gid[1], (gid_t)c->gid[2]};
+  int ngroups = c->ngroups;
+  const gid_t *groups = c->groups;
+  if (o->have_uid) uid[0] = uid[1] = uid[2] = o->uid;
+  if (o->have_gid) gid[0] = gid[1] = gid[2] = o->gid;
+  if (o->have_uid || o->have_gid) ngroups = o->ngroups, groups = o->groups;
+  if (setgroups((size_t)ngroups, groups) < 0) fail("creds", errno, "setgroups");
+  if (setresgid(gid[0], gid[1], gid[2]) < 0) fail("creds", errno, "setgid %u", (unsigned)gid[1]);
+  if (setresuid(uid[0], uid[1], uid[2]) < 0) fail("creds", errno, "setuid %u", (unsigned)uid[1]);
+  /* Every capability still permitted is made effective again: installing a filter without no_new_privs needs CAP_SYS_ADMIN. */
+  (void)last_cap;
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct now[2];
+  if (syscall(SYS_capget, &hdr, now) < 0) confine_fail("capabilities", errno, "capget");
+  uint64_t all = (uint64_t)now[0].permitted | ((uint64_t)now[1].permitted << 32);
+  if (capset_all(all, all, c->inh) < 0) confine_fail("capabilities", errno, "raise the inheritable set to the target's");
+}
+
+static void confine_last(const struct confinement *c) {
+  if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) confine_fail("no_new_privs", errno, "set no_new_privs");
+  /* Oldest first, as the target installed them: the kernel numbers the newest 0. */
+  for (int i = c->nfilters - 1; i >= 0; i--)
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c->filters[i], 0, 0) < 0) confine_fail("seccomp", errno, "install filter %d", i);
+  /* From here on the target's filter judges every system call. */
+  if (capset_all(c->eff, c->prm, c->inh) < 0) confine_fail("capabilities", errno, "set the target's capabilities");
+  for (int cap = 0; cap < 64; cap++)
+    if ((c->amb & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) confine_fail("capabilities", errno, "ambient %d", cap);
+  /* The helper counts the command as started only after this byte: a filter that kills any step above shows as a refusal. */
+  if (write(SYNC_FD, "e", 1) != 1) confine_fail("seccomp", errno, "the target's filter refused a write");
+}
+
 /* The last steps of the command's process: no descriptor but 0, 1, 2 (and the close-on-exec channel). */
-static void run_command(const struct options *o, const char *cwd) __attribute__((noreturn));
-static void run_command(const struct options *o, const char *cwd) {
-  close_from(CHANNEL_FD + 1);
+static void run_command(const struct options *o, const char *cwd, const struct confinement *c) __attribute__((noreturn));
+static void run_command(const struct options *o, const char *cwd, const struct confinement *c) {
+  close_from(c ? SYNC_FD + 1 : CHANNEL_FD + 1);
   if (cwd) {
     if (chdir(cwd) < 0) fail("cwd", errno, "chdir %s", cwd);
   }
@@ -440,6 +804,7 @@ static void run_command(const struct options *o, const char *cwd) {
   char here[PATH_MAX];
   if (!getcwd(here, sizeof here) || here[0] != '/') fail("cwd", errno ? errno : ENOENT, "working directory is outside the root");
   reset_signals();
+  if (c) confine_last(c);
   o->env[o->nenv] = NULL;
   exec_command(o->argv, o->env);
   int err = errno;
@@ -477,8 +842,63 @@ static int wait_and_report(pid_t child) {
   return 0;
 }
 
+/* The command's process group, killed by SIGTERM from nsgate (a timeout) and when the command ends. */
+static volatile pid_t command_group;
+static void on_term(int sig) {
+  (void)sig;
+  if (command_group > 0) {
+    kill(-command_group, SIGKILL);
+    kill(command_group, SIGKILL);
+  }
+}
+
+/*
+ * A confined command is in the target's cgroups, not in one of nsgate's, so the cgroup cannot
+ * end its tree: the command leads its own process group, which this helper kills on SIGTERM
+ * (nsgate's timeout) and when the command has ended (before reaping it, so the group's id
+ * cannot have been reused). A process that left the group (setsid) is the target's, as with
+ * docker exec.
+ */
+static int wait_confined(pid_t child, int sync_fd) {
+  char byte = 0;
+  ssize_t n;
+  do n = read(sync_fd, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  close(sync_fd);
+  int started = n == 1 && byte == 'e';
+  close(0);
+  close(1);
+  close(2);
+  if (started) report("child %d", (int)child);
+  siginfo_t info;
+  for (;;) {
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT) == 0) break;
+    if (errno != EINTR) fail("wait", errno, "waitid");
+  }
+  kill(-child, SIGKILL);
+  int status;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!started) {
+    /* It died before it could say it was about to run the command: a step of the confinement killed it. */
+    if (WIFSIGNALED(status)) confine_fail("seccomp", 0, "the target's filter stopped a confinement step (signal %d)", WTERMSIG(status));
+    _exit(SETUP_FAILED); /* it reported why on the channel */
+  }
+  if (WIFSIGNALED(status))
+    report("signal %d", WTERMSIG(status));
+  else
+    report("exit %d", WEXITSTATUS(status));
+  return 0;
+}
+
 static int enter(struct options *o) {
   if (o->wait) wait_for_go();
+  /* SIGTERM means "kill the command" once there is one; until then it waits. */
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  if (o->confine) sigprocmask(SIG_BLOCK, &term, NULL);
   int procfd = open_host_proc();
   int pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
   if (pidfd < 0) {
@@ -500,11 +920,29 @@ static int enter(struct options *o) {
   snprintf(pidstr, sizeof pidstr, "%d", (int)o->pid);
   /* setns refuses the user namespace one is already in; nothing to enter then. */
   if ((flags & CLONE_NEWUSER) && ns_inode(procfd, pidstr, "user") == ns_inode(procfd, "self", "user")) flags &= ~CLONE_NEWUSER;
+
+  static struct confinement conf;
+  int join_fds[MAX_JOIN_CGROUPS];
+  int last_cap = 0;
+  if (o->confine) {
+    /* Read while this is still host root in the host's namespaces (the filters need CAP_SYS_ADMIN there). */
+    read_confinement(o, procfd, o->pid, &conf);
+    open_join_cgroups(o, join_fds);
+    last_cap = read_last_cap();
+    /* The pidfd still holds the pinned process: if it exited while being read, nothing runs. */
+    if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) fail("gone", errno, "process %d has exited", (int)o->pid);
+  }
   if (setns(pidfd, flags) < 0) {
     if (errno == ESRCH) fail("gone", ESRCH, "process %d has exited", (int)o->pid);
     fail("setns", errno, "setns into process %d", (int)o->pid);
   }
   close(pidfd);
+  /* In the target's user namespace the ids are read again, as that namespace numbers them. */
+  if (o->confine && (flags & CLONE_NEWUSER)) read_ids(procfd, o->pid, &conf);
+  /* Root regains its whole bounding set at execve: a root target holding less cannot be copied. */
+  if (o->confine && !o->have_uid && conf.uid[1] == 0 && ((conf.inh | conf.bnd) & ~conf.prm))
+    confine_fail("capabilities", 0, "process %d runs as root with fewer capabilities (%016llx) than root regains at execve (%016llx)", (int)o->pid,
+                 (unsigned long long)conf.prm, (unsigned long long)(conf.inh | conf.bnd));
 
   char line[512];
   size_t len = (size_t)snprintf(line, sizeof line, "entered");
@@ -513,21 +951,44 @@ static int enter(struct options *o) {
     len += (size_t)snprintf(line + len, sizeof line - len, " %s=%llu", NS_KINDS[i].name,
                             (unsigned long long)ns_inode(procfd, "self", NS_KINDS[i].link));
   }
-  close(procfd);
   report("%s", line);
+  if (!o->confine) close(procfd);
+  else report_confinement(&conf, o->njoin);
 
+  int sync[2] = {-1, -1};
+  if (o->confine && pipe2(sync, O_CLOEXEC) < 0) fail("clone", errno, "pipe");
+  if (o->confine) confine_inherited(o, &conf, procfd);
   pid_t child = spawn_child(o->cgroup_fd);
   if (child < 0) fail("clone", errno, "fork the command");
   if (child == 0) {
-    /* In the child: the parent stays root, and clone3 needed root for the cgroup. */
-    set_credentials(o, (o->ns_flags & CLONE_NEWUSER) != 0);
+    if (o->confine) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      setpgid(0, 0);
+      close(sync[0]);
+      if (dup3(sync[1], SYNC_FD, O_CLOEXEC) < 0) fail("clone", errno, "dup");
+      confine_first(o, &conf, join_fds, last_cap);
+    } else {
+      /* In the child: the parent stays root, and clone3 needed root for the cgroup. */
+      set_credentials(o, (o->ns_flags & CLONE_NEWUSER) != 0);
+    }
     /* Changing credentials clears the parent-death signal, so it is set after. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* Without the mount namespace, the command would start in nsgate's own working directory. */
-    run_command(o, o->cwd ? o->cwd : (o->ns_flags & CLONE_NEWNS) ? NULL : "/");
+    run_command(o, o->cwd ? o->cwd : (o->ns_flags & CLONE_NEWNS) ? NULL : "/", o->confine ? &conf : NULL);
   }
   if (o->cgroup_fd >= 0) close(o->cgroup_fd);
-  return wait_and_report(child);
+  if (!o->confine) return wait_and_report(child);
+  close(procfd);
+  for (int i = 0; i < o->njoin; i++) close(join_fds[i]);
+  close(sync[1]);
+  setpgid(child, child);
+  command_group = child;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigprocmask(SIG_UNBLOCK, &term, NULL);
+  return wait_confined(child, sync[0]);
 }
 
 static void set_readonly(const char *path, int only_if_mount) {
@@ -562,7 +1023,7 @@ static void drop_capabilities(const struct options *o, int last_cap) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) fail("caps", errno, "clear ambient");
   int switching = o->have_uid && o->uid != 0;
   if (switching && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail("caps", errno, "keepcaps");
-  set_credentials(o, 0);
+  set_credentials(o, o->userns);
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
@@ -595,6 +1056,8 @@ static int sandbox(struct options *o) {
   wait_for_go();
   int last_cap = read_last_cap();
   if ((o->ns_flags & CLONE_NEWPID) && unshare(CLONE_NEWPID) < 0) fail("unshare", errno, "unshare pid");
+  int asked[2] = {-1, -1}, mapped[2] = {-1, -1};
+  if (o->userns && (pipe2(asked, O_CLOEXEC) < 0 || pipe2(mapped, O_CLOEXEC) < 0)) fail("clone", errno, "pipe");
   pid_t child = fork();
   if (child < 0) fail("clone", errno, "fork the sandbox");
   if (child == 0) {
@@ -614,10 +1077,42 @@ static int sandbox(struct options *o) {
       set_readonly("/sys", 1);
     }
     if (chdir("/") < 0) fail("cwd", errno, "chdir /");
+    if (o->userns) {
+      /*
+       * Last, after /proc and the mounts were made as host root: a user namespace that owns
+       * none of the sandbox's other namespaces, whose root is an unprivileged host uid. Host
+       * files owned by root are then not root's to this process.
+       */
+      if (unshare(CLONE_NEWUSER) < 0) fail("unshare", errno, "unshare user");
+      char byte = 'u';
+      if (write(asked[1], &byte, 1) != 1 || read(mapped[0], &byte, 1) != 1 || byte != 'm') fail("userns", EIO, "the helper did not map the user namespace");
+    }
     drop_capabilities(o, last_cap);
     if (o->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("caps", errno, "no_new_privs");
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    run_command(o, NULL);
+    run_command(o, NULL, NULL);
+  }
+  if (o->userns) {
+    close(asked[1]);
+    close(mapped[0]);
+    char byte;
+    if (read(asked[0], &byte, 1) == 1) {
+      char path[64], map[64];
+      snprintf(map, sizeof map, "0 %llu %llu\n", o->userns_base, o->userns_count);
+      const char *files[] = {"uid_map", "gid_map"};
+      for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)child, files[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, map, strlen(map)) < 0) {
+          kill(child, SIGKILL);
+          fail("userns", errno, "write %s", path);
+        }
+        close(fd);
+      }
+      if (write(mapped[1], "m", 1) != 1) fail("userns", errno, "tell the sandbox");
+    }
+    close(asked[0]);
+    close(mapped[1]);
   }
   /* This helper stays in the sandbox's cgroup as the command's parent: never the OOM killer's pick. */
   write_file("/proc/self/oom_score_adj", "-1000");
