@@ -1,3 +1,4 @@
+import type { CgroupMembership } from '../procfs/cgroup.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -80,4 +81,12 @@ export function hierarchyLabel(h: CgroupHierarchy): string {
   if (h.version === 2) return 'unified';
   if (h.name) return `name=${h.name}`;
   return h.controllers.join(',');
+}
+
+/** Whether a /proc/PID/cgroup line is about this hierarchy (v2: id 0; v1: the same controllers, or the same name). */
+export function membershipOf(m: CgroupMembership, h: CgroupHierarchy): boolean {
+  if (h.version === 2) return m.hierarchyId === 0;
+  if (m.hierarchyId === 0) return false;
+  if (h.name) return m.controllers.includes(`name=${h.name}`);
+  return m.controllers.length === h.controllers.length && [...m.controllers].sort().join(',') === [...h.controllers].sort().join(',');
 }

@@ -4,7 +4,7 @@ import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChan
 import { CgroupFiles } from './files.js';
 import { sleep } from './journal.js';
 import { parseLimitsInput, revertInput } from './limits.js';
-import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, readCgroupMounts } from './mounts.js';
+import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, membershipOf, readCgroupMounts } from './mounts.js';
 import { cgroupMutex, type KeyedMutex } from './mutex.js';
 import { assertManaged, DEFAULT_MANAGED_CGROUPS, isManaged, joinCgroupPath, normalizeManagedPrefixes, parseCgroupPath, pathChain } from './paths.js';
 import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
@@ -564,14 +564,6 @@ const PROTECTED_TEXT: Record<ProtectedReason, string> = {
   nsgate: 'nsgate itself',
   helper: 'one of nsgate\'s own helpers',
 };
-
-/** Whether a /proc/PID/cgroup line is about this hierarchy (v2: id 0; v1: the same controllers or name). */
-function membershipOf(m: CgroupMembership, h: CgroupHierarchy): boolean {
-  if (h.version === 2) return m.hierarchyId === 0;
-  if (m.hierarchyId === 0) return false;
-  if (h.name) return m.controllers.includes(`name=${h.name}`);
-  return m.controllers.length === h.controllers.length && [...m.controllers].sort().every((c, i) => c === h.controllers[i]);
-}
 
 /** The "before" values of the fields a change touched, to put them back (shares on v1, weight on v2: exact there). */
 function restoreOf(before: Limits, part: LimitsChange, version: 1 | 2): LimitsChange {

@@ -10,7 +10,7 @@ import { NsgateError } from '../errors.js';
 import type { NamespaceType } from '../procfs/namespace-types.js';
 import { type ProcOptions, procRootOf } from '../procfs/proc-file.js';
 import { readProcessClock, startTimeToIso } from '../procfs/start-time.js';
-import type { CgroupHierarchy } from '../cgroups/mounts.js';
+import { type CgroupHierarchy, membershipOf } from '../cgroups/mounts.js';
 import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
 import { readProcessLsmLabels } from '../procfs/lsm-label.js';
 import { DEFAULT_LSM_LIST_PATH, lsmOfCurrentLabel, readLsmList } from '../security.js';
@@ -375,7 +375,7 @@ export class NamespaceExecutor {
     const memberships = readProcessCgroups(pid, this.procOptions);
     return memberships.map((m) => {
       const line = `${m.hierarchyId}:${m.controllers.join(',')}:${m.path}`;
-      const h = this.hostCgroups.hierarchies.find((x) => isHierarchyOf(m, x));
+      const h = this.hostCgroups.hierarchies.find((x) => membershipOf(m, x));
       if (!h) throw confinementUnavailable(pid, 'cgroups', `the hierarchy of ${line} is not mounted where nsgate can reach it`);
       const dir = this.hostCgroups.files.dir(h, m.path);
       if (!dir) throw confinementUnavailable(pid, 'cgroups', `the cgroup of ${line} cannot be found under ${h.mountPoint}`);
@@ -519,14 +519,6 @@ export class NamespaceExecutor {
       confinement: request && !request.privileged ? commandConfinement(target, outcome, request) : { mode: 'privileged' },
     };
   }
-}
-
-/** Whether a /proc/PID/cgroup line is about this hierarchy (v2: id 0; v1: the same controllers, or the same name). */
-function isHierarchyOf(m: CgroupMembership, h: CgroupHierarchy): boolean {
-  if (h.version === 2) return m.hierarchyId === 0;
-  if (m.hierarchyId === 0) return false;
-  if (h.name) return m.controllers.includes(`name=${h.name}`);
-  return m.controllers.length === h.controllers.length && [...m.controllers].sort().join(',') === [...h.controllers].sort().join(',');
 }
 
 /** Parts of a target's confinement, as EXEC_CONFINEMENT_UNAVAILABLE names them. */
