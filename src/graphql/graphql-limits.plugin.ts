@@ -20,6 +20,13 @@ export function limitsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin
   return {
     async requestDidStart() {
       return {
+        // graphql-js hints at names ("Did you mean \"kernel\"?"): that is the schema, which only
+        // admins may introspect. Everyone else gets the error without the hint.
+        async willSendResponse(ctx) {
+          if (ctx.contextValue?.req?.caller?.role === 'admin' || ctx.response.body.kind !== 'single') return;
+          const result = ctx.response.body.singleResult;
+          if (result.errors) result.errors = result.errors.map((e) => (DID_YOU_MEAN.test(e.message) ? { ...e, message: withoutSuggestions(e.message) } : e));
+        },
         async didResolveOperation(ctx: GraphQLRequestContextDidResolveOperation<GqlContext>) {
           if (usesIntrospection(ctx.document) && ctx.contextValue.req?.caller?.role !== 'admin') {
             throw new GraphQLError('introspection is for admins only; the schema is in schema.graphql', {
@@ -42,6 +49,12 @@ export function limitsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin
       };
     },
   };
+}
+
+const DID_YOU_MEAN = /\s*Did you mean [^?]*\?/;
+
+export function withoutSuggestions(message: string): string {
+  return message.replace(new RegExp(DID_YOU_MEAN.source, 'g'), '');
 }
 
 function usesIntrospection(document: DocumentNode): boolean {
