@@ -20,6 +20,17 @@ export function limitsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin
   return {
     async requestDidStart() {
       return {
+        // graphql-js reports a variable that does not fit its type ("Variable \"$l\" got invalid
+        // value ...") from execute(), without a code: Apollo would answer it as an internal error
+        // (500). It is the caller's mistake, like any other validation error: 400.
+        async didEncounterErrors(ctx) {
+          for (const e of ctx.errors) {
+            const code = e.extensions?.code;
+            if (e.path === undefined && /^Variable "\$/.test(e.message) && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
+              Object.assign(e.extensions, { code: 'BAD_USER_INPUT', http: { status: 400 } });
+            }
+          }
+        },
         // graphql-js hints at names ("Did you mean \"kernel\"?"): that is the schema, which only
         // admins may introspect. Everyone else gets the error without the hint.
         async willSendResponse(ctx) {
