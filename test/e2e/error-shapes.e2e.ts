@@ -126,6 +126,14 @@ describe('every bad request in the one error shape', () => {
       }
     });
 
+    it('a variable that does not fit its type is a 400 too (found by the fuzz target: it was a 500)', async () => {
+      const query = 'mutation($l: CgroupLimitsInput!) { setCgroupLimits(path: "/x", limits: $l) { __typename } }';
+      for (const l of [{ pids: [1, 2] }, { cpu: { quotaUs: 'x' } }, 'text', { nope: 1 }]) {
+        const res = await t.graphql(query, t.tokens.operator, { l });
+        expect([JSON.stringify(l), res.status, res.body.errors?.[0]?.extensions?.code]).toEqual([JSON.stringify(l), 400, 'VALIDATION_FAILED']);
+      }
+    });
+
     it('no "Did you mean" for non-admins (introspection is admin-only); admins keep the hint', async () => {
       const query = '{ host { kernell } }';
       for (const token of [t.tokens.viewer, t.tokens.operator]) {
