@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { Config } from './config/config.js';
+import { duplicateKeyError, findDuplicateKey } from './common/json-body.js';
+import { clientErrorHandler, frameworkErrorReply } from './common/transport-errors.js';
 import { DocsService } from './docs/docs.service.js';
 import { requestId } from './logging.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -17,6 +20,9 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
     genReqId: (req: IncomingMessage) => requestId(req),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 4096 },
+    // Errors raised before a route or a Nest filter runs get the one error shape too.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => frameworkErrorReply(error, reply as never),
+    clientErrorHandler,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
     bufferLogs: true,
@@ -30,12 +36,19 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
 
   const fastify = app.getHttpAdapter().getInstance();
   // `curl -X POST -H 'content-type: application/json' .../-/freeze` sends no body: that is
-  // "no body", not a 400. Anything else goes through Fastify's own (prototype-safe) parser.
+  // "no body", not a 400. Anything else goes through Fastify's own (prototype-safe,
+  // secure-json-parse) parser, then a key repeated in one object is refused (JSON.parse would
+  // silently keep the last value).
   const jsonParser = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimitBytes }, (request, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined);
-    else jsonParser(request, body as string, done);
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    jsonParser(request, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const dup = findDuplicateKey(body as string);
+      if (dup) return done(duplicateKeyError(dup), undefined);
+      done(null, value);
+    });
   });
   const metrics = app.get(MetricsService);
   fastify.addHook('onSend', async (request, reply) => {

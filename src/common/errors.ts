@@ -11,6 +11,7 @@ export function statusOf(code: ErrorCode): number {
     case 'FORBIDDEN':
     case 'ROLE_NOT_DECLARED':
     case 'CGROUP_NOT_MANAGED':
+    case 'CGROUP_MOUNT_CROSSED':
     case 'PROCESS_PROTECTED':
     case 'KERNEL_PERMISSION_DENIED':
       return 403;
@@ -39,8 +40,14 @@ export function statusOf(code: ErrorCode): number {
     case 'PROCESS_GONE':
     case 'CGROUP_GONE':
       return 410;
+    case 'REQUEST_TIMEOUT':
+      return 408;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'URI_TOO_LONG':
+      return 414;
+    case 'HEADERS_TOO_LARGE':
+      return 431;
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 415;
     case 'LIMIT_INVALID':
@@ -65,7 +72,9 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
   409: 'CONFLICT',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
 };

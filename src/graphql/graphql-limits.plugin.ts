@@ -20,6 +20,24 @@ export function limitsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin
   return {
     async requestDidStart() {
       return {
+        // graphql-js reports a variable that does not fit its type ("Variable \"$l\" got invalid
+        // value ...") from execute(), without a code: Apollo would answer it as an internal error
+        // (500). It is the caller's mistake, like any other validation error: 400.
+        async didEncounterErrors(ctx) {
+          for (const e of ctx.errors) {
+            const code = e.extensions?.code;
+            if (e.path === undefined && /^Variable "\$/.test(e.message) && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
+              Object.assign(e.extensions, { code: 'BAD_USER_INPUT', http: { status: 400 } });
+            }
+          }
+        },
+        // graphql-js hints at names ("Did you mean \"kernel\"?"): that is the schema, which only
+        // admins may introspect. Everyone else gets the error without the hint.
+        async willSendResponse(ctx) {
+          if (ctx.contextValue?.req?.caller?.role === 'admin' || ctx.response.body.kind !== 'single') return;
+          const result = ctx.response.body.singleResult;
+          if (result.errors) result.errors = result.errors.map((e) => (DID_YOU_MEAN.test(e.message) ? { ...e, message: withoutSuggestions(e.message) } : e));
+        },
         async didResolveOperation(ctx: GraphQLRequestContextDidResolveOperation<GqlContext>) {
           if (usesIntrospection(ctx.document) && ctx.contextValue.req?.caller?.role !== 'admin') {
             throw new GraphQLError('introspection is for admins only; the schema is in schema.graphql', {
@@ -42,6 +60,12 @@ export function limitsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin
       };
     },
   };
+}
+
+const DID_YOU_MEAN = /\s*Did you mean [^?]*\?/;
+
+export function withoutSuggestions(message: string): string {
+  return message.replace(new RegExp(DID_YOU_MEAN.source, 'g'), '');
 }
 
 function usesIntrospection(document: DocumentNode): boolean {

@@ -4,7 +4,6 @@ import { Injectable } from '@nestjs/common';
 import type { GqlOptionsFactory } from '@nestjs/graphql';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import depthLimit from 'graphql-depth-limit';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AuthService } from '../auth/auth.service.js';
@@ -12,6 +11,7 @@ import type { Caller } from '../auth/roles.js';
 import { statusOf } from '../common/errors.js';
 import type { NsgateRequest } from '../common/request-context.js';
 import { type ErrorCode, ErrorCodes, NsgateError } from '../kernel/errors.js';
+import { depthLimitRule } from './depth-limit.rule.js';
 import { limitsPlugin, MAX_QUERY_DEPTH } from './graphql-limits.plugin.js';
 
 interface WsExtra {
@@ -41,7 +41,7 @@ export class GraphqlOptions implements GqlOptionsFactory<ApolloDriverConfig> {
       csrfPrevention: true,
       includeStacktraceInErrorResponses: false,
       fieldResolverEnhancers: ['guards', 'filters'],
-      validationRules: [depthLimit(MAX_QUERY_DEPTH)],
+      validationRules: [depthLimitRule(MAX_QUERY_DEPTH)],
       plugins: [ApolloServerPluginLandingPageDisabled(), limitsPlugin(() => this.schemaHost.schema)],
       context: (request: NsgateRequest & { raw?: unknown }, reply: unknown) => this.httpContext(request, reply),
       subscriptions: {

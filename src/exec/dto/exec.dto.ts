@@ -1,6 +1,6 @@
 import { Field, InputType, Int } from '@nestjs/graphql';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString } from 'class-validator';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, ValidateBy } from 'class-validator';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { JsonScalar } from '../../common/scalars/json.scalar.js';
 
@@ -10,6 +10,22 @@ import { JsonScalar } from '../../common/scalars/json.scalar.js';
  * arguments never under /proc/<pid>/fd or cwd, env names, uid/gid), which refuses unknown fields.
  */
 
+const USER_FORMS = 'numbers only: REST takes 1000, "1000", "1000:1000" or {uid, gid?, groups?}; GraphQL the object';
+
+/**
+ * The outline of `user` on REST: a number, a string or an object. Which numbers and strings
+ * (uid, "uid", "uid:gid", never a name) is the kernel layer's `validateUser`, for every form alike.
+ */
+function IsExecUser(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isExecUser',
+    validator: {
+      validate: (v: unknown) => typeof v === 'number' || typeof v === 'string' || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+      defaultMessage: () => 'user must be a uid, "uid:gid" or {uid, gid, groups}',
+    },
+  });
+}
+
 @InputType('ExecUserInput')
 export class ExecUserInput {
   @Field(() => Int) @ApiProperty() @IsInt() uid: number;
@@ -18,6 +34,7 @@ export class ExecUserInput {
 }
 
 @InputType('ExecInput')
+@ApiExtraModels(ExecUserInput)
 export class ExecBody {
   @Field(() => [String], { description: 'the command and its arguments; no shell' })
   @ApiProperty({ type: [String], example: ['ps', 'aux'] })
@@ -42,11 +59,11 @@ export class ExecBody {
   @IsInt()
   maxOutputBytes?: number;
 
-  @Field(() => ExecUserInput, { nullable: true })
-  @ApiPropertyOptional({ type: ExecUserInput })
+  @Field(() => ExecUserInput, { nullable: true, description: USER_FORMS })
+  @ApiPropertyOptional({ oneOf: [{ type: 'integer' }, { type: 'string', example: '1000:1000' }, { $ref: getSchemaPath(ExecUserInput) }], description: USER_FORMS })
   @IsOptional()
-  @IsObject()
-  user?: ExecUserInput;
+  @IsExecUser()
+  user?: ExecUserInput | number | string;
 
   @Field(() => String, { nullable: true })
   @ApiPropertyOptional()
@@ -78,6 +95,7 @@ export class ExecBody {
 }
 
 @InputType('SandboxInput')
+@ApiExtraModels(ExecUserInput)
 export class SandboxBody {
   @Field(() => [String]) @ApiProperty({ type: [String], example: ['ps'] }) @IsArray() argv: string[];
   @Field(() => [String], { nullable: true, description: 'new namespaces; default pid mnt uts ipc net' }) @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() namespaces?: string[];
@@ -87,8 +105,8 @@ export class SandboxBody {
   @Field(() => [String], { nullable: true, description: 'capabilities kept; default none' }) @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() capabilities?: string[];
   @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() noNewPrivs?: boolean;
   @Field(() => Boolean, { nullable: true, description: 'default true' }) @ApiPropertyOptional() @IsOptional() readOnlyRoot?: boolean;
-  @Field(() => ExecUserInput, { nullable: true }) @ApiPropertyOptional({ type: ExecUserInput }) @IsOptional() @IsObject() user?: ExecUserInput;
   @Field(() => Boolean, { nullable: true, description: 'a user namespace: root inside is an unprivileged host uid (0x70000000..+65535), so host files owned by root are not its own; default false' }) @ApiPropertyOptional({ default: false, description: 'a user namespace mapping 0..65535 inside to 1879048192.. on the host' }) @IsOptional() @IsBoolean() userns?: boolean;
+  @Field(() => ExecUserInput, { nullable: true, description: USER_FORMS }) @ApiPropertyOptional({ oneOf: [{ type: 'integer' }, { type: 'string', example: '1000:1000' }, { $ref: getSchemaPath(ExecUserInput) }], description: USER_FORMS }) @IsOptional() @IsExecUser() user?: ExecUserInput | number | string;
   @Field(() => JsonScalar, { nullable: true }) @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } }) @IsOptional() @IsObject() env?: Record<string, string>;
   @Field(() => String, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsString() stdin?: string;
   @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional() @IsOptional() @IsInt() maxOutputBytes?: number;

@@ -72,7 +72,12 @@ export function kernelErrno(err: unknown): string | undefined {
 
 interface MountFacts {
   dev: number;
+  /** The mount id of the hierarchy's mount (mountinfo's first field), as the kernel reports it for an open fd. */
+  mountId: number;
 }
+
+/** Directories already proven to sit on their hierarchy's mount, by (hierarchy, path) -> inode. */
+const VERIFIED_LIMIT = 20_000;
 
 /**
  * The one door to cgroupfs: every read, write, mkdir and rmdir of the cgroup layer goes
@@ -82,6 +87,7 @@ interface MountFacts {
  */
 export class CgroupFiles {
   private readonly mounts = new Map<CgroupHierarchy, MountFacts>();
+  private readonly verified = new Map<CgroupHierarchy, Map<string, number>>();
   readonly managed: readonly string[];
   private readonly fixture: boolean;
   private readonly procRoot: string;
@@ -98,6 +104,7 @@ export class CgroupFiles {
     const rel = relativeToRoot(h, path);
     if (rel === null) return null;
     let current = h.mountPoint;
+    let finalIno = 0;
     for (const name of rel === '/' ? [] : rel.slice(1).split('/')) {
       current = join(current, name);
       let st: Stats;
@@ -110,9 +117,50 @@ export class CgroupFiles {
       if (st.isSymbolicLink()) throw pathRefused(path, h, 'a symlink is on the way');
       if (!st.isDirectory()) throw pathRefused(path, h, 'not a cgroup directory');
       if (st.dev !== mount.dev) throw pathRefused(path, h, 'leaves the cgroup filesystem');
+      finalIno = st.ino;
     }
     if (!this.fixture && rel !== '/') this.checkMagic(h, current, path);
+    if (!this.fixture && rel !== '/') this.checkSameMount(h, path, current, finalIno, mount);
     return new CgroupDir(this, h, path, current);
+  }
+
+  /**
+   * A bind mount of another cgroup of the same hierarchy has the same st_dev and statfs magic,
+   * so the checks above cannot see it: the mount id can. The directory reached must sit on the
+   * hierarchy's own mount (so no mount was crossed on the way: paths only descend). Read from
+   * /proc/self/fdinfo of the opened directory, once per directory inode: kernfs never reuses an
+   * inode number, so a directory seen before under the same path with the same inode is the
+   * same cgroup, and a mount planted since shows a different inode and is checked again.
+   */
+  private checkSameMount(h: CgroupHierarchy, path: string, fsPath: string, ino: number, mount: MountFacts): void {
+    let seen = this.verified.get(h);
+    if (seen?.get(path) === ino) return;
+    let fd: number;
+    try {
+      fd = openSync(fsPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new NsgateError('CGROUP_GONE', `cgroup ${path} disappeared`, { path, hierarchy: hierarchyLabel(h) });
+      throw kernelError(err, `cannot open cgroup ${path}`, { path, hierarchy: hierarchyLabel(h) });
+    }
+    try {
+      this.assertOnMount(h, path, fd, mount);
+    } finally {
+      closeSync(fd);
+    }
+    if (!seen) this.verified.set(h, (seen = new Map()));
+    if (seen.size >= VERIFIED_LIMIT) seen.clear();
+    seen.set(path, ino);
+  }
+
+  private assertOnMount(h: CgroupHierarchy, path: string, fd: number, mount: MountFacts, file?: string): void {
+    const id = mountIdOf(this.procRoot, fd);
+    if (id === mount.mountId) return;
+    const at = mountPointOf(this.procRoot, id);
+    throw new NsgateError(
+      'CGROUP_MOUNT_CROSSED',
+      `cgroup path ${path} refused: it crosses a mount${at ? ` at ${at}` : ''} inside ${h.mountPoint}; nsgate changes only what lies beneath the hierarchy's own mount`,
+      { path, hierarchy: hierarchyLabel(h), ...(file ? { file } : {}), mountId: id, ...(at ? { mountPoint: at } : {}) },
+    );
   }
 
   /** mkdir of `path` in `h`; false when it was already there. The parent must exist. */
@@ -174,6 +222,9 @@ export class CgroupFiles {
         const st = await statfs(join(this.procRoot, 'self', 'fd', String(handle.fd)));
         if (st.type !== magicOf(h)) throw pathRefused(dir.path, h, `${file} is not on a cgroup filesystem`);
       }
+      // The same for the mount: the file written is on the hierarchy's own mount, whatever was
+      // mounted on the way since the directory was checked.
+      if (!this.fixture) this.assertOnMount(h, dir.path, handle.fd, this.mountFacts(h), file);
       // An empty write(2) never reaches the kernel; a lone newline is how "clear" is said.
       const bytes = Buffer.from(value === '' ? '\n' : value);
       await handle.write(bytes, 0, bytes.length);
@@ -222,7 +273,9 @@ export class CgroupFiles {
   }
 
   private missingOr(err: unknown, dir: CgroupDir, file: string, message: string, value?: string): NsgateError {
-    if (isErrno(err, 'ENOENT', 'ENODEV')) {
+    // ENODEV: the file belongs to a cgroup that was removed (even if one of that name exists again).
+    if (isErrno(err, 'ENODEV')) return gone(dir);
+    if (isErrno(err, 'ENOENT')) {
       if (!this.dir(dir.hierarchy, dir.path)) return gone(dir);
       if (isErrno(err, 'ENOENT')) {
         return new NsgateError('CONTROLLER_UNAVAILABLE', `${dir.path} has no ${file} in ${hierarchyLabel(dir.hierarchy)}`, {
@@ -245,7 +298,16 @@ export class CgroupFiles {
     const st = lstatSync(h.mountPoint);
     if (!st.isDirectory()) throw new NsgateError('CGROUP_PATH_INVALID', `mount point ${h.mountPoint} is not a directory`, { mountPoint: h.mountPoint });
     if (!this.fixture) this.checkMagic(h, h.mountPoint, '/');
-    const facts = { dev: st.dev };
+    let mountId = 0;
+    if (!this.fixture) {
+      const fd = openSync(h.mountPoint, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        mountId = mountIdOf(this.procRoot, fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const facts = { dev: st.dev, mountId };
     this.mounts.set(h, facts);
     return facts;
   }
@@ -303,6 +365,27 @@ export class CgroupDir {
 
   children(): string[] {
     return this.files.children(this);
+  }
+}
+
+/** The mount id of an open fd ("mnt_id:" of /proc/self/fdinfo/N, there since Linux 3.15). */
+function mountIdOf(procRoot: string, fd: number): number {
+  const text = readFileSync(join(procRoot, 'self', 'fdinfo', String(fd)), 'latin1');
+  const m = /^mnt_id:\s*(\d+)$/m.exec(text);
+  if (!m) throw new NsgateError('INTERNAL', 'the kernel does not report mount ids (/proc/self/fdinfo has no mnt_id)');
+  return Number(m[1]);
+}
+
+/** Where mount `id` is mounted, from /proc/self/mountinfo; only for error messages. */
+function mountPointOf(procRoot: string, id: number): string | undefined {
+  try {
+    const line = readFileSync(join(procRoot, 'self', 'mountinfo'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${id} `));
+    const field = line?.split(' ')[4];
+    return field?.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  } catch {
+    return undefined;
   }
 }
 

@@ -53,14 +53,14 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
 function memoryBytes(value: unknown, field: string): number | null {
   const bytes = parseBytes(value, field);
   if (bytes !== null && bytes < MEMORY_MIN_BYTES) {
-    throw invalid(field, value, `must be at least 6 MiB (${MEMORY_MIN_BYTES} bytes), as Docker requires, or "max"`);
+    throw invalid(field, value, `must be at least 6 MiB (${MEMORY_MIN_BYTES} bytes), as Docker requires, or "max" / -1 for unlimited`);
   }
   return bytes;
 }
 
 function quota(value: unknown, field: string): number | null {
-  const q = value === null || value === 'max' || value === -1 ? null : parseInteger(value, field);
-  if (q !== null && q < CPU_QUOTA_MIN_US) throw invalid(field, value, `must be at least ${CPU_QUOTA_MIN_US} µs (1 ms) or "max"`);
+  const q = value === null || value === 'max' || value === -1 || value === '-1' ? null : parseInteger(value, field);
+  if (q !== null && q < CPU_QUOTA_MIN_US) throw invalid(field, value, `must be at least ${CPU_QUOTA_MIN_US} µs (1 ms), or "max" / -1 for none`);
   return q;
 }
 
@@ -133,7 +133,7 @@ export function parseLimitsInput(input: unknown, host: HostTopology): LimitsChan
     const p: NonNullable<LimitsChange['pids']> = {};
     if (pids.max !== undefined) {
       const max = parseCount(pids.max, 'pids.max');
-      if (max !== null && (max < 1 || max > PIDS_MAX_LIMIT)) throw invalid('pids.max', pids.max, `must be "max" or between 1 and ${PIDS_MAX_LIMIT}`);
+      if (max !== null && (max < 1 || max > PIDS_MAX_LIMIT)) throw invalid('pids.max', pids.max, `must be between 1 and ${PIDS_MAX_LIMIT}, or "max" / -1 for unlimited`);
       p.max = max;
     }
     change.pids = p;

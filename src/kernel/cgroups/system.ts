@@ -285,10 +285,16 @@ export class CgroupSystem {
       const next: string[] = [];
       for (const path of level) {
         if (items.length >= maxNodes) return { items, truncated: true };
-        items.push({ path, depth: d, controllers: this.controllersOf(path), processCount: this.processesOf(path).length });
-        if (d < depth) {
-          const names = new Set(this.drivers.flatMap((drv) => drv.childrenOf(path)));
+        try {
+          const node: CgroupNode = { path, depth: d, controllers: this.controllersOf(path), processCount: this.processesOf(path).length };
+          const names = d < depth ? new Set(this.drivers.flatMap((drv) => drv.childrenOf(path))) : new Set<string>();
+          items.push(node);
           for (const name of [...names].sort()) next.push(joinCgroupPath(path, name));
+        } catch (err) {
+          // A mount planted inside the tree is not followed: the listing goes on without it
+          // (reading it alone answers CGROUP_MOUNT_CROSSED).
+          if (d > 0 && err instanceof NsgateError && err.code === 'CGROUP_MOUNT_CROSSED') continue;
+          throw err;
         }
       }
       level = next;
@@ -305,11 +311,34 @@ export class CgroupSystem {
     const change = parseLimitsInput(input, this.topology());
     const plan = this.planChange(path, change);
     return this.mutex.run(path, async () => {
-      this.requireExists(path);
-      const before = this.limitsOf(path);
-      await this.applyPlan(path, plan, before, options);
-      return { before, after: this.limitsOf(path) };
+      const present = this.requireExists(path);
+      try {
+        const before = this.limitsOf(path);
+        await this.applyPlan(path, plan, before, options);
+        return { before, after: this.limitsOf(path) };
+      } catch (err) {
+        throw this.goneIfVanished(err, path, present);
+      }
     });
+  }
+
+  /**
+   * A cgroup removed by someone else during a change (a container exiting, an rmdir by hand)
+   * shows up as a missing controller file or directory half-way: that is CGROUP_GONE (410), not
+   * CONTROLLER_UNAVAILABLE (422). Any hierarchy that held the cgroup when the change started and
+   * no longer does means it vanished.
+   */
+  private goneIfVanished(err: unknown, path: string, present: readonly CgroupHierarchy[]): unknown {
+    if (!(err instanceof NsgateError) || err.code === 'CGROUP_GONE') return err;
+    if (!['CONTROLLER_UNAVAILABLE', 'CGROUP_NOT_FOUND', 'NOT_FOUND', 'INTERNAL'].includes(err.code)) return err;
+    let now: CgroupHierarchy[];
+    try {
+      now = this.presentIn(path);
+    } catch {
+      return err;
+    }
+    if (present.every((h) => now.includes(h))) return err;
+    return new NsgateError('CGROUP_GONE', `cgroup ${path} was removed while it was being changed`, { path, cause: err.code });
   }
 
   private planChange(path: string, change: LimitsChange): Map<CgroupDriver, LimitsChange> {

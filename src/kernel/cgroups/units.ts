@@ -8,7 +8,9 @@ function limitInvalid(field: string, value: unknown, reason: string): NsgateErro
 
 /**
  * A size as users write it: a number of bytes, "64M", "1g", "512k", "1.5G", "2GiB", "100b"
- * (binary units, as Docker reads them), or "max" / null / -1 for unlimited (null).
+ * (binary units, as Docker reads them), or "max" / null / -1 / "-1" for unlimited (null).
+ * -1 is Docker's and runc's word for "no limit" (`--memory-swap -1`, `--pids-limit -1`); no
+ * other negative number is a size.
  */
 export function parseBytes(value: unknown, field = 'size'): number | null {
   if (value === null || value === 'max' || value === -1 || value === '-1') return null;
