@@ -74,7 +74,7 @@ export const v2HostCases = [
       await ctx.system.create(path);
       const p = await startSleep(ctx);
       try {
-        await ctx.system.moveProcess(path, p.pid);
+        await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
         ctx.assert.equal(await ctx.system.freeze(path), 'frozen', 'freeze()');
         ctx.assert.equal(unified(ctx, path, 'cgroup.freeze'), '1', 'cgroup.freeze');
         ctx.assert.ok(/^frozen 1$/m.test(unified(ctx, path, 'cgroup.events')), 'cgroup.events frozen 1');
@@ -93,7 +93,7 @@ export const v2HostCases = [
       await ctx.system.create(path);
       const p = await startSleep(ctx);
       try {
-        await ctx.system.moveProcess(path, p.pid);
+        await ctx.system.moveProcess(path, p.pid, { fromUnmanaged: true });
         const result = await ctx.system.kill(path);
         ctx.detail.kill = result;
         ctx.assert.equal([result.viaCgroupKill, result.signalled], [true, []], 'viaCgroupKill, signalled');
