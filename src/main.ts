@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createApp } from './app.factory.js';
+import { IdleGc } from './common/idle-gc.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -13,6 +14,21 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await createApp(config);
+  // memory comes back after load: one full collection once requests stop (src/common/idle-gc.ts)
+  const idleGc = new IdleGc();
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (_request, _reply, done) => {
+    idleGc.requestStarted();
+    done();
+  });
+  fastify.addHook('onResponse', (_request, _reply, done) => {
+    idleGc.requestEnded();
+    done();
+  });
+  fastify.addHook('onRequestAbort', (_request, done) => {
+    idleGc.requestEnded();
+    done();
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
 }
 

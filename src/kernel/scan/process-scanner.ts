@@ -27,6 +27,8 @@ export interface ProcessScannerOptions {
   mode?: 'auto' | 'worker' | 'inline';
   /** Worker threads a scan is split across; default min(2, available cores). */
   workers?: number;
+  /** A worker thread exits after this many ms without a scan; the next scan starts it again (default 60 s). */
+  workerIdleMs?: number;
 }
 
 export interface SnapshotRequest {
@@ -59,7 +61,7 @@ export class ProcessScanner {
     this.passwdPath = options.passwdPath ?? DEFAULT_PASSWD_PATH;
     const workers = options.workers ?? Math.min(2, availableParallelism());
     this.runner =
-      chooseMode(options.mode) === 'worker' ? new WorkerScanRunner(WORKER_URL, workers) : new InlineScanRunner();
+      chooseMode(options.mode) === 'worker' ? new WorkerScanRunner(WORKER_URL, workers, options.workerIdleMs) : new InlineScanRunner();
     this.namespaceScan = new SharedScan(() => this.scan('namespaces', mergeNamespacePartitions));
     this.processScan = new SharedScan(() => this.scan('processes', mergeProcessPartitions));
   }

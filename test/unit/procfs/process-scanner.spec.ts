@@ -135,6 +135,22 @@ describe('ProcessScanner compiled, with its worker threads', () => {
     }
   });
 
+  it('ends a worker thread after it idled, and starts one again for the next scan', async () => {
+    const scanner = new Compiled({ ...fixtureOptions, workers: 1, workerIdleMs: 200 });
+    const threads = () => (scanner['runner'] as unknown as { describe(): Array<{ threadId: number | null; restarts: number }> }).describe();
+    try {
+      await scanner.namespaces();
+      expect(threads()[0]!.threadId).not.toBeNull();
+      for (let i = 0; i < 100 && threads()[0]!.threadId !== null; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(threads()[0]!.threadId).toBeNull();
+      expect((await scanner.namespaces()).namespaces).toHaveLength(13);
+      expect(threads()[0]).toMatchObject({ restarts: 0 }); // an idle exit is not a crash
+      expect(threads()[0]!.threadId).not.toBeNull();
+    } finally {
+      await scanner.close();
+    }
+  });
+
   it('restarts a worker that died, failing only the requests it had', async () => {
     const scanner = new Compiled({ ...fixtureOptions, workers: 1 });
     try {
