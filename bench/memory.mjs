@@ -21,13 +21,18 @@ const opts = args(
 const READS = ['/v1/processes?limit=500', '/v1/namespaces?limit=500', '/v1/cgroups?depth=3&limit=500', '/v1/containers', '/metrics', '/healthz'];
 const mib = (kb) => Math.round(kb / 1024);
 const rssKb = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const heapMib = async (svc) => {
+  const res = await svc.http.request('GET', '/metrics');
+  const m = /^nsgate_nodejs_heap_size_used_bytes (\d+)/m.exec(String(res.body));
+  return m ? Math.round(Number(m[1]) / 2 ** 20) : NaN;
+};
 const threads = (pid) => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 async function main() {
   await build({ skip: !opts.build });
   const svc = await startNsgate({ env: { NSGATE_RATE_LIMIT: '1000000' } });
   await sleep(3000);
-  const rows = [['idle', mib(rssKb(svc.pid)), threads(svc.pid)]];
+  const rows = [['idle', mib(rssKb(svc.pid)), await heapMib(svc), threads(svc.pid)]];
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssKb(svc.pid))), 50);
   for (let round = 1; round <= opts.rounds; round++) {
@@ -37,16 +42,17 @@ async function main() {
         svc.http.request('GET', READS[i % READS.length]).then((r) => void (r.status >= 500 && failed++), () => void failed++),
       ),
     );
-    rows.push([`after burst ${round} (${opts.concurrency} reads, ${failed} failed)`, mib(rssKb(svc.pid)), threads(svc.pid)]);
+    rows.push([`after burst ${round} (${opts.concurrency} reads, ${failed} failed)`, mib(rssKb(svc.pid)), '', threads(svc.pid)]);
   }
   clearInterval(sampler);
-  rows.push(['peak during bursts', mib(peak), '']);
+  rows.push(['peak during bursts', mib(peak), '', '']);
   for (let s = 10; s <= opts.settle; s += 10) {
     await sleep(10_000);
-    rows.push([`${s} s after`, mib(rssKb(svc.pid)), threads(svc.pid)]);
+    rows.push([`${s} s after`, mib(rssKb(svc.pid)), '', threads(svc.pid)]);
   }
+  rows.push(['end (heap read through /metrics)', mib(rssKb(svc.pid)), await heapMib(svc), threads(svc.pid)]);
   log(`nsgate pid ${svc.pid}`);
-  console.log(table(['when', 'RSS MiB', 'threads'], rows));
+  console.log(table(['when', 'RSS MiB', 'heap used MiB', 'threads'], rows));
   return true;
 }
 
