@@ -11,6 +11,8 @@ import { duplicateKeyError, findDuplicateKey } from './common/json-body.js';
 import { clientErrorHandler, frameworkErrorReply } from './common/transport-errors.js';
 import { DocsService } from './docs/docs.service.js';
 import { requestId } from './logging.js';
+import { routeTableOf } from './common/route-table.js';
+import fastifyEtag from '@fastify/etag';
 import { MetricsService } from './metrics/metrics.service.js';
 
 /** Builds the application (not listening yet); used by main.ts and by the tests. */
@@ -35,6 +37,15 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
   app.enableShutdownHooks();
 
   const fastify = app.getHttpAdapter().getInstance();
+  // what each path serves, for 405 + Allow (GlobalExceptionFilter); HEAD comes with GET
+  const routes = routeTableOf(fastify);
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.add(method, route.url);
+  });
+  // ETag on every GET answer; If-None-Match → 304 (the hash of the body: nothing cached server-side)
+  await app.register(fastifyEtag as never);
+  // Fastify parses text/plain by default; every body nsgate takes is JSON: anything else is 415
+  fastify.removeContentTypeParser('text/plain');
   // `curl -X POST -H 'content-type: application/json' .../-/freeze` sends no body: that is
   // "no body", not a 400. Anything else goes through Fastify's own (prototype-safe,
   // secure-json-parse) parser, then a key repeated in one object is refused (JSON.parse would

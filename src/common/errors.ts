@@ -40,6 +40,8 @@ export function statusOf(code: ErrorCode): number {
     case 'PROCESS_GONE':
     case 'CGROUP_GONE':
       return 410;
+    case 'METHOD_NOT_ALLOWED':
+      return 405;
     case 'REQUEST_TIMEOUT':
       return 408;
     case 'PAYLOAD_TOO_LARGE':
@@ -71,6 +73,7 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   409: 'CONFLICT',
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',

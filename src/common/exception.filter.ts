@@ -1,7 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { GqlContextType } from '@nestjs/graphql';
 import { GraphQLError } from 'graphql';
+import { NsgateError } from '../kernel/errors.js';
 import { errorBody, statusOf, toNsgateError } from './errors.js';
+import { routeTableOf } from './route-table.js';
 
 interface Reply {
   status(code: number): Reply;
@@ -24,6 +26,18 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       });
     }
     const reply = host.switchToHttp().getResponse<Reply>();
+    const request = host.switchToHttp().getRequest<{ method: string; url: string; server?: object }>();
+    // a path served under other methods: 405 with the methods it has (RFC 9110 15.5.6)
+    if (err.code === 'ROUTE_NOT_FOUND' && request.server) {
+      const allowed = routeTableOf(request.server).methodsFor(request.url);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        const notAllowed = new NsgateError('METHOD_NOT_ALLOWED', `${request.method} is not served here; this path takes ${allowed.join(', ')}`, { allowed });
+        reply.status(405).header('allow', allowed.join(', ')).header('content-type', 'application/json; charset=utf-8').send(errorBody(notAllowed));
+        return undefined;
+      }
+    }
+    // RFC 6750: a refused bearer token says which scheme is expected, and why
+    if (status === 401) reply.header('www-authenticate', err.message === 'unknown token' ? 'Bearer realm="nsgate", error="invalid_token"' : 'Bearer realm="nsgate"');
     reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(err));
     return undefined;
   }
