@@ -189,6 +189,8 @@ export class NamespaceExecutor {
     this.spare = undefined;
     const path = await spare?.catch(() => undefined);
     if (path) await this.removeCgroup(path);
+    // a clean stop leaves no cgroup of nsgate's behind: the parent goes too when nothing is in it
+    await this.tree.delete(this.cgroupParent).catch(() => undefined);
   }
 
   private track(p: Promise<unknown>): void {

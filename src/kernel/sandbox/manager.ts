@@ -255,6 +255,8 @@ export class SandboxManager {
   /** Deletes every sandbox (service shutdown). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.sandboxes.keys()].map((id) => this.delete(id)));
+    // a clean stop leaves no cgroup of nsgate's behind: the parent goes too when nothing is in it
+    await this.cgroups.delete(this.parent).catch(() => undefined);
   }
 
   /** Removes sandbox cgroups nobody holds (left by an earlier nsgate process): call once at start. */
