@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { IdleGc } from './common/idle-gc.js';
 
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
     done();
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  new Logger('nsgate').log(`listening on http://${host}:${config.listen.port} (state in ${config.dataDir}, managing ${config.managedCgroups.join(', ')})`);
 }
 
 main().catch((err: unknown) => {

@@ -10,7 +10,7 @@ function entry(i: number, over: Partial<AuditEntry> = {}): AuditEntry {
     time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
     requestId: `r${i}`,
     caller: { name: i % 2 ? 'alice' : 'bob', role: 'operator' },
-    action: 'cgroup.setLimits',
+    action: 'cgroup.limits',
     target: `cgroup:/nsgate/c${i}`,
     stage: 'completed',
     result: 'ok',

@@ -4,7 +4,7 @@ import type { HandlerInput } from '../common/request-context.js';
 export const AUDIT_KEY = 'nsgate:audit';
 
 export interface AuditSpec {
-  /** A name like "cgroup.setLimits"; a function where one route serves several actions. */
+  /** A name like "cgroup.limits"; a function where one route serves several actions. */
   action: string | ((input: HandlerInput) => string);
   target: (input: HandlerInput) => string;
   /** Audit only when this holds (e.g. a read that reveals secrets); default: always. */

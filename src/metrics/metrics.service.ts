@@ -20,6 +20,9 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'nsgate_' });
+    // prom-client names three gauges *_total, a counter's suffix: promtool and Prometheus'
+    // conventions refuse that. Its nodejs_active_resources gauge (by type) says the same.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`nsgate_nodejs_${name}`);
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

@@ -65,4 +65,13 @@ describe('HTTP conventions', () => {
     expect(changed.status).toBe(200);
     expect(changed.headers.etag).not.toBe(etag);
   });
+
+  it('names metrics as Prometheus expects: counters end in _total, nothing else does', async () => {
+    const text = (await t.http().get('/metrics').set(as(t.tokens.viewer))).text;
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1]!, type: m[2]! }));
+    expect(types.length).toBeGreaterThan(10);
+    expect(types.filter((m) => m.type !== 'counter' && m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
+    expect(types.filter((m) => m.type === 'counter' && !m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
+    expect(text).toMatch(/^nsgate_nodejs_active_resources\{type="[^"]+"\} \d+$/m);
+  });
 });

@@ -20,8 +20,8 @@ export class AuditQuery extends PageQuery {
   @MaxLength(4096)
   target?: string;
 
-  @Field(() => String, { nullable: true, description: 'action name (exact), e.g. cgroup.setLimits' })
-  @ApiPropertyOptional({ description: 'action name (exact), e.g. cgroup.setLimits' })
+  @Field(() => String, { nullable: true, description: 'action name (exact), e.g. cgroup.limits' })
+  @ApiPropertyOptional({ description: 'action name (exact), e.g. cgroup.limits' })
   @IsOptional()
   @IsString()
   @MaxLength(128)
