@@ -49,7 +49,11 @@ export class AuthGuard implements CanActivate {
   private actionRole(context: ExecutionContext): Role | undefined {
     const byAction = this.reflector.get<ActionRoles | undefined>(ACTION_ROLES_KEY, context.getHandler());
     const spec = byAction && this.reflector.get<AuditSpec | undefined>(AUDIT_KEY, context.getHandler());
-    return spec ? byAction[actionOf(spec, inputOf(context))] : undefined;
+    if (!spec) return undefined;
+    const input = inputOf(context);
+    // an action audited only on a condition (?reveal=true) raises the role only then
+    if (spec.when && !spec.when(input)) return undefined;
+    return byAction[actionOf(spec, input)];
   }
 
   private async auditRefusal(context: ExecutionContext, caller: Caller | null, err: NsgateError): Promise<void> {

@@ -32,7 +32,7 @@ export class ProcessesController {
   }
 
   @Get(':pid/environ')
-  @Allow('viewer')
+  @Allow('viewer', { 'process.environ.reveal': 'admin' })
   @Audit('process.environ.reveal', (i) => `process:${String(i.params.pid)}`, (i) => i.query.reveal === 'true')
   @ApiOperation({ summary: 'Environment keys; values only for admins with ?reveal=true (audited, values never logged)' })
   @ApiOkResponse({ type: EnvironmentModel })

@@ -109,12 +109,15 @@ describe('processes and namespaces through the API', () => {
     expect(secret).toEqual({ key: 'NSGATE_SECRET_TOKEN', value: null });
     const denied = await get(`/v1/processes/${joiner}/environ?reveal=true`, t.tokens.operator);
     expect(denied.status).toBe(403);
+    // refused by the guard like every other refusal: one denied line, nothing received-allowed
+    const refusals = readFileSync(`${t.dataDir}/audit-refused.log`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { caller: { name: string } | null; action: string; result: string });
+    expect(refusals.filter((e) => e.caller?.name === 'ops' && e.action === 'process.environ.reveal').map((e) => e.result)).toEqual(['denied']);
     const revealed = await get(`/v1/processes/${joiner}/environ?reveal=true`, t.tokens.admin);
     expect(revealed.status).toBe(200);
     expect(revealed.body.variables).toContainEqual({ key: 'NSGATE_SECRET_TOKEN', value: 'hunter2' });
     const log = readFileSync(`${t.dataDir}/audit.log`, 'utf8');
     expect(log).toContain(`"target":"process:${joiner}"`);
-    expect(log).toContain('"caller":{"name":"ops","role":"operator"}');
+    expect(log).not.toContain('"caller":{"name":"ops","role":"operator"}');
     expect(log).not.toContain('hunter2');
   });
 
