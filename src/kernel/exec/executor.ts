@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupDriver } from '../cgroups/driver.js';
 import { CGROUP2_SUPER_MAGIC } from '../cgroups/files.js';
-import { sleep } from '../cgroups/journal.js';
+import { removeOwnCgroup } from '../cgroups/remove.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import { CgroupSystem } from '../cgroups/system.js';
 import { NsgateError } from '../errors.js';
@@ -485,20 +485,16 @@ export class NamespaceExecutor {
     }
   }
 
-  private async removeCgroup(path: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
+  private removeCgroup(path: string): Promise<boolean> {
+    return removeOwnCgroup(
+      async () => {
         if (this.leafDriver) await this.leafDriver.remove(path);
         else if (this.tree.exists(path)) await this.tree.delete(path);
-        return true;
-      } catch (err) {
-        if (!(err instanceof NsgateError) || !['CGROUP_NOT_EMPTY', 'KERNEL_BUSY', 'CGROUP_BUSY'].includes(err.code)) return false;
-        if (attempt % 10 === 9) await this.tree.kill(path, { ownHelper: true }).catch(() => undefined);
-        await sleep(20);
-      }
-    }
-    return false;
+      },
+      () => this.tree.kill(path, { ownHelper: true }),
+    );
   }
+
 
   private result(target: ProcessPin, outcome: HelperOutcome, timedOut: boolean, durationMs: number, request?: ExecRequest): ExecResult {
     const failure = outcome.errors.find((e) => e.stage !== 'exec');

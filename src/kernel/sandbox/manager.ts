@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityBit } from '../capabilities.js';
 import type { Limits, Stats } from '../cgroups/driver.js';
-import { sleep } from '../cgroups/journal.js';
+import { removeOwnCgroup } from '../cgroups/remove.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import type { CgroupSystem } from '../cgroups/system.js';
 import { NsgateError } from '../errors.js';
@@ -335,19 +335,15 @@ export class SandboxManager {
     }
   }
 
-  private async removeCgroup(path: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
+  private removeCgroup(path: string): Promise<boolean> {
+    return removeOwnCgroup(
+      async () => {
         if (this.cgroups.exists(path)) await this.cgroups.delete(path);
-        return true;
-      } catch (err) {
-        if (!(err instanceof NsgateError) || !['CGROUP_NOT_EMPTY', 'KERNEL_BUSY', 'CGROUP_BUSY'].includes(err.code)) return false;
-        if (attempt % 10 === 9) await this.cgroups.kill(path, { ownHelper: true }).catch(() => undefined);
-        await sleep(20);
-      }
-    }
-    return false;
+      },
+      () => this.cgroups.kill(path, { ownHelper: true }),
+    );
   }
+
 
   private summary(r: SandboxRecord): SandboxSummary {
     return {
