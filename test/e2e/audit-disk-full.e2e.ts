@@ -161,7 +161,8 @@ describe('a change whose completed line cannot be written', () => {
     t = await startTestApp({ NSGATE_MANAGED_CGROUPS: root.path, NSGATE_DATA_DIR: dir, NSGATE_AUDIT_RESERVE_BYTES: '0' });
     const memoryMax = () => readFileSync(join(root!.dir('memory'), 'memory.limit_in_bytes'), 'utf8').trim();
     const pidsMax = () => readFileSync(join(root!.dir('pids'), 'pids.max'), 'utf8').trim();
-    const before = { memory: memoryMax(), pids: pidsMax() };
+    const cpu = () => ['cpu.cfs_quota_us', 'cpu.shares'].map((f) => readFileSync(join(root!.dir('cpu'), f), 'utf8').trim());
+    const before = { memory: memoryMax(), pids: pidsMax(), cpu: cpu() };
     // The disk fills between the kernel write and the completed line: the spy only picks the
     // moment; the change, the disk and the refusal are real.
     const real = CgroupSystem.prototype.setLimits;
@@ -169,17 +170,17 @@ describe('a change whose completed line cannot be written', () => {
     vi.spyOn(CgroupSystem.prototype, 'setLimits').mockImplementation(async function (this: CgroupSystem, ...args) {
       const result = await real.apply(this, args);
       if (!filler) {
-        expect([memoryMax(), pidsMax()]).toEqual(['16777216', '33']); // the change really was made
+        expect([memoryMax(), pidsMax(), ...cpu()]).toEqual(['16777216', '33', '50000', '256']); // the change really was made
         filler = fillDisk(dir);
       }
       return result;
     });
     // leading blanks are a valid size; they make each line longer than the slack of a page
-    const body = { memory: { max: `${' '.repeat(5000)}16M` }, pids: { max: 33 } };
+    const body = { memory: { max: `${' '.repeat(5000)}16M` }, pids: { max: 33 }, cpu: { quotaUs: 50_000, periodUs: 100_000, shares: 256 } };
     const res = await t.http().patch(`/v1/cgroups${root.path}/-/limits`).set('authorization', `Bearer ${t.tokens.operator}`).set('x-request-id', 'revert-1').send(body);
     expect(res.body.error).toMatchObject({ code: 'AUDIT_UNAVAILABLE', details: { reverted: true } });
     expect(res.status).toBe(503);
-    expect([memoryMax(), pidsMax()]).toEqual([before.memory, before.pids]);
+    expect([memoryMax(), pidsMax(), cpu()]).toEqual([before.memory, before.pids, before.cpu]);
 
     rmSync(filler);
     const mine = linesOf(join(dir, 'audit.log')).map((l) => JSON.parse(l) as AuditEntry).filter((e) => e.requestId === 'revert-1');

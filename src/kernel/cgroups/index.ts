@@ -1,7 +1,7 @@
 export * from './cpuset.js';
 export * from './driver.js';
 export { CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, CgroupDir, CgroupFiles, type CgroupFilesOptions } from './files.js';
-export { type LimitsInput, parseLimitsInput, revertInput } from './limits.js';
+export { type LimitsInput, parseLimitsInput, movedFields } from './limits.js';
 export * from './mounts.js';
 export { cgroupMutex, KeyedMutex } from './mutex.js';
 export * from './parse.js';

@@ -155,35 +155,29 @@ export function parseLimitsInput(input: unknown, host: HostTopology): LimitsChan
 }
 
 /**
- * The request that puts back what a change altered: each field whose value moved from `before`
- * to `after`, with its `before` value (unlimited as "max"). CPU weight goes back in the unit the
- * kernel holds (shares where the cpu controller is v1, weight on v2), so the round trip is exact.
+ * The fields a change moved (their `after` values): what restoring `before` has to write. CPU
+ * weight and shares are one setting seen two ways; quota and period are written together.
  */
-export function revertInput(before: Limits, after: Limits, cpuNative: 'shares' | 'weight'): LimitsInput {
-  const out: LimitsInput = {};
-  const orMax = (v: number | null) => (v === null ? 'max' : v);
+export function movedFields(before: Limits, after: Limits): LimitsChange {
+  const moved: LimitsChange = {};
   const m = before.memory;
-  if (m && after.memory) {
-    const memory: NonNullable<LimitsInput['memory']> = {};
-    if (m.max !== after.memory.max) memory.max = orMax(m.max);
-    if (m.high !== after.memory.high) memory.high = orMax(m.high);
-    if (m.swapMax !== after.memory.swapMax) memory.swapMax = orMax(m.swapMax);
-    if (Object.keys(memory).length) out.memory = memory;
+  const am = after.memory;
+  if (m && am) {
+    const memory: NonNullable<LimitsChange['memory']> = {};
+    if (m.max !== am.max) memory.max = am.max;
+    if (m.high !== am.high) memory.high = am.high;
+    if (m.swapMax !== am.swapMax) memory.swapMax = am.swapMax;
+    if (Object.keys(memory).length) moved.memory = memory;
   }
   const c = before.cpu;
-  if (c && after.cpu) {
-    const cpu: NonNullable<LimitsInput['cpu']> = {};
-    if (c.quotaUs !== after.cpu.quotaUs || c.periodUs !== after.cpu.periodUs) Object.assign(cpu, { quotaUs: orMax(c.quotaUs), periodUs: c.periodUs });
-    if (c.weight !== after.cpu.weight || c.shares !== after.cpu.shares) cpu[cpuNative] = c[cpuNative];
-    if (Object.keys(cpu).length) out.cpu = cpu;
+  const ac = after.cpu;
+  if (c && ac) {
+    const cpu: NonNullable<LimitsChange['cpu']> = {};
+    if (c.quotaUs !== ac.quotaUs || c.periodUs !== ac.periodUs) Object.assign(cpu, { quotaUs: ac.quotaUs, periodUs: ac.periodUs });
+    if (c.weight !== ac.weight || c.shares !== ac.shares) Object.assign(cpu, { weight: ac.weight });
+    if (Object.keys(cpu).length) moved.cpu = cpu;
   }
-  if (before.pids && after.pids && before.pids.max !== after.pids.max) out.pids = { max: orMax(before.pids.max) };
-  const s = before.cpuset;
-  if (s && after.cpuset) {
-    const cpuset: NonNullable<LimitsInput['cpuset']> = {};
-    if (s.cpus !== after.cpuset.cpus) cpuset.cpus = s.cpus;
-    if (s.mems !== after.cpuset.mems) cpuset.mems = s.mems;
-    if (Object.keys(cpuset).length) out.cpuset = cpuset;
-  }
-  return out;
+  if (before.pids && after.pids && before.pids.max !== after.pids.max) moved.pids = { max: after.pids.max };
+  if (before.cpuset && after.cpuset && (before.cpuset.cpus !== after.cpuset.cpus || before.cpuset.mems !== after.cpuset.mems)) moved.cpuset = { ...after.cpuset };
+  return moved;
 }

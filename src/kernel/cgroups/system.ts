@@ -3,7 +3,7 @@ import { type HostTopology, readHostTopology } from './cpuset.js';
 import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChange, SetLimitsOptions, StatGroup, Stats } from './driver.js';
 import { CgroupFiles } from './files.js';
 import { sleep } from './journal.js';
-import { parseLimitsInput, revertInput } from './limits.js';
+import { movedFields, parseLimitsInput } from './limits.js';
 import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, membershipOf, readCgroupMounts } from './mounts.js';
 import { cgroupMutex, type KeyedMutex } from './mutex.js';
 import { assertManaged, DEFAULT_MANAGED_CGROUPS, isManaged, joinCgroupPath, normalizeManagedPrefixes, parseCgroupPath, pathChain } from './paths.js';
@@ -362,9 +362,14 @@ export class CgroupSystem {
    * way back for a change whose audit line could not be written.
    */
   async revertLimits(pathInput: string, update: LimitsUpdate): Promise<void> {
-    const cpuOnV2 = this.hierarchies.find((h) => h.controllers.includes('cpu'))?.version === 2;
-    const input = revertInput(update.before, update.after, cpuOnV2 ? 'weight' : 'shares');
-    if (Object.keys(input).length) await this.setLimits(pathInput, input, { force: true });
+    const path = parseCgroupPath(pathInput);
+    assertManaged(path, this.managed);
+    const moved = movedFields(update.before, update.after);
+    await this.mutex.run(path, async () => {
+      this.requireExists(path);
+      // the same way back as a change that fails half-way: each driver gets its before values
+      for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), { force: true });
+    });
   }
 
   private async applyPlan(path: string, plan: Map<CgroupDriver, LimitsChange>, before: Limits, options: SetLimitsOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIdList, parseLimitsInput, revertInput } from '../../../src/kernel/cgroups/index.js';
+import { movedFields, parseIdList, parseLimitsInput } from '../../../src/kernel/cgroups/index.js';
 import { codeOf } from './fixture.js';
 
 const host = { cpus: parseIdList('0-1'), mems: parseIdList('0') };
@@ -67,18 +67,17 @@ describe('parseLimitsInput', () => {
   });
 });
 
-describe('revertInput', () => {
+describe('movedFields', () => {
   const before = {
     memory: { max: 8_388_608, high: null, swapMax: null },
     cpu: { quotaUs: null, periodUs: 100_000, weight: 59, shares: 512 },
     pids: { max: 64 },
     cpuset: { cpus: '0-1', mems: '0' },
   };
-  it('puts back only the fields a change moved, unlimited as "max", cpu weight in the kernel\'s unit', () => {
+  it('names only the fields a change moved, quota with its period', () => {
     const after = { ...before, memory: { ...before.memory, max: null }, cpu: { quotaUs: 50_000, periodUs: 100_000, weight: 100, shares: 1024 } };
-    expect(revertInput(before, after, 'shares')).toEqual({ memory: { max: 8_388_608 }, cpu: { quotaUs: 'max', periodUs: 100_000, shares: 512 } });
-    expect(revertInput(before, after, 'weight').cpu).toMatchObject({ weight: 59 });
-    expect(revertInput(before, { ...before, pids: { max: null } }, 'shares')).toEqual({ pids: { max: 64 } });
-    expect(revertInput(before, before, 'shares')).toEqual({});
+    expect(movedFields(before, after)).toEqual({ memory: { max: null }, cpu: { quotaUs: 50_000, periodUs: 100_000, weight: 100 } });
+    expect(movedFields(before, { ...before, pids: { max: null } })).toEqual({ pids: { max: null } });
+    expect(movedFields(before, before)).toEqual({});
   });
 });
