@@ -69,15 +69,17 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('nsgate')
-      .setDescription('A guarded REST API over Linux cgroups, namespaces and the Docker Engine. GraphQL at /graphql (schema.graphql).')
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .build(),
+  // built on the first GET /openapi.json or /docs, not here (see DocsService)
+  app.get(DocsService).setDocumentFactory(() =>
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('nsgate')
+        .setDescription('A guarded REST API over Linux cgroups, namespaces and the Docker Engine. GraphQL at /graphql (schema.graphql).')
+        .setVersion('0.1.0')
+        .addBearerAuth()
+        .build(),
+    ),
   );
-  app.get(DocsService).setDocument(document);
   return app;
 }

@@ -4,19 +4,29 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/** The OpenAPI document, built once the app's routes exist, and a page that shows it. */
+/**
+ * The OpenAPI document and a page that shows it. The document is built on the first request
+ * that needs it, not at start-up (building it walks every route and DTO: a few hundred ms that
+ * no other request waits for), then kept.
+ */
 @Injectable()
 export class DocsService {
+  private build: (() => OpenAPIObject) | undefined;
   private document: OpenAPIObject | undefined;
   private page: string | undefined;
 
-  setDocument(document: OpenAPIObject): void {
-    this.document = document;
+  /** How to build the document, once the app's routes exist; it is built on first use. */
+  setDocumentFactory(build: () => OpenAPIObject): void {
+    this.build = build;
+    this.document = undefined;
     this.page = undefined;
   }
 
   openapi(): OpenAPIObject {
-    if (!this.document) throw new Error('the OpenAPI document is not built yet');
+    if (!this.document) {
+      if (!this.build) throw new Error('the OpenAPI document is not built yet');
+      this.document = this.build();
+    }
     return this.document;
   }
 

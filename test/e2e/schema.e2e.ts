@@ -1,4 +1,5 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
+import { getIntrospectionQuery, graphql, validateSchema } from 'graphql';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printSortedSchema } from '../../src/graphql/schema-printer.js';
@@ -14,6 +15,14 @@ describe('schema.graphql', () => {
   it('is exactly what the code produces (run `npm run schema` after changing the graph)', async () => {
     const committed = await readFile(new URL('../../schema.graphql', import.meta.url), 'utf8');
     expect(printSortedSchema(t.app.get(GraphQLSchemaHost).schema)).toBe(committed);
+  });
+
+  // start-up skips @nestjs/graphql's own check (skipCheck): the same check, here
+  it('is a valid schema that answers the introspection query', async () => {
+    const schema = t.app.get(GraphQLSchemaHost).schema;
+    expect(validateSchema(schema)).toEqual([]);
+    const result = await graphql({ schema, source: getIntrospectionQuery() });
+    expect(result.errors).toBeUndefined();
   });
 
   it('never uses Int for bytes, inodes or times', () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, type Stats } from 'node:fs';
 import { mkdir, open, rmdir, statfs } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
@@ -79,6 +80,9 @@ interface MountFacts {
 /** Directories already proven to sit on their hierarchy's mount, by (hierarchy, path) -> inode. */
 const VERIFIED_LIMIT = 20_000;
 
+/** The directories one operation has resolved: (hierarchy, path) -> the checked directory, or null when absent. */
+type Resolved = Map<CgroupHierarchy, Map<string, CgroupDir | null>>;
+
 /**
  * The one door to cgroupfs: every read, write, mkdir and rmdir of the cgroup layer goes
  * through here. It turns (hierarchy, cgroup path, file name) into a filesystem path itself, so
@@ -88,6 +92,7 @@ const VERIFIED_LIMIT = 20_000;
 export class CgroupFiles {
   private readonly mounts = new Map<CgroupHierarchy, MountFacts>();
   private readonly verified = new Map<CgroupHierarchy, Map<string, number>>();
+  private readonly resolved = new AsyncLocalStorage<Resolved>();
   readonly managed: readonly string[];
   private readonly fixture: boolean;
   private readonly procRoot: string;
@@ -98,8 +103,43 @@ export class CgroupFiles {
     this.procRoot = options.procRoot ?? '/proc';
   }
 
+  /**
+   * Runs `fn` as one operation: inside it (across its awaits too), each directory is looked up
+   * and checked once, and every later dir() of the same (hierarchy, path) hands back that checked
+   * directory. An operation inside another joins it. What is written stays checked per write
+   * (the opened file's filesystem and mount, see write()); a file found missing is answered from a
+   * fresh look-up of its directory, so a cgroup removed mid-operation is still CGROUP_GONE.
+   */
+  operation<T>(fn: () => T): T {
+    if (this.resolved.getStore()) return fn();
+    return this.resolved.run(new Map(), fn);
+  }
+
+  /** Runs `fn` outside any operation: every dir() inside looks the directory up afresh. */
+  fresh<T>(fn: () => T): T {
+    return this.resolved.exit(fn);
+  }
+
   /** The directory of `path` in `h`, checked all the way down; null when it does not exist there. */
   dir(h: CgroupHierarchy, path: string): CgroupDir | null {
+    const op = this.resolved.getStore();
+    if (!op) return this.resolve(h, path);
+    let inH = op.get(h);
+    if (!inH) op.set(h, (inH = new Map()));
+    const known = inH.get(path);
+    if (known !== undefined) return known;
+    const dir = this.resolve(h, path);
+    inH.set(path, dir);
+    return dir;
+  }
+
+  /** Forgets what the current operation knew of (h, path): after a mkdir or rmdir of it. */
+  private forget(h: CgroupHierarchy, path: string): void {
+    this.resolved.getStore()?.get(h)?.delete(path);
+  }
+
+  /** The look-up itself: lstat of each name (no symlink, a directory, the hierarchy's device), statfs, mount id. */
+  private resolve(h: CgroupHierarchy, path: string): CgroupDir | null {
     const mount = this.mountFacts(h);
     const rel = relativeToRoot(h, path);
     if (rel === null) return null;
@@ -171,6 +211,7 @@ export class CgroupFiles {
       throw new NsgateError('CGROUP_NOT_FOUND', `parent cgroup ${parentOf(path)} does not exist`, { path: parentOf(path), hierarchy: hierarchyLabel(h) });
     }
     const name = path.slice(path.lastIndexOf('/') + 1);
+    this.forget(h, path);
     try {
       await mkdir(join(parent.fsPath, name));
     } catch (err) {
@@ -187,8 +228,10 @@ export class CgroupFiles {
   /** rmdir of `path` in `h`; a directory already gone counts as removed. */
   async rmdir(h: CgroupHierarchy, path: string): Promise<void> {
     assertManaged(path, this.managed);
+    this.forget(h, path);
     const dir = this.dir(h, path);
     if (!dir) return;
+    this.forget(h, path);
     try {
       if (this.fixture) for (const f of readdirSync(dir.fsPath, { withFileTypes: true })) if (f.isFile()) rmSync(join(dir.fsPath, f.name));
       await rmdir(dir.fsPath);
@@ -244,7 +287,7 @@ export class CgroupFiles {
       fd = openSync(join(dir.fsPath, file), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
-        if (!this.dir(dir.hierarchy, dir.path)) throw gone(dir);
+        if (!this.resolve(dir.hierarchy, dir.path)) throw gone(dir);
         return null;
       }
       if (isErrno(err, 'ELOOP')) throw pathRefused(dir.path, dir.hierarchy, `${file} is a symlink`);
@@ -276,7 +319,7 @@ export class CgroupFiles {
     // ENODEV: the file belongs to a cgroup that was removed (even if one of that name exists again).
     if (isErrno(err, 'ENODEV')) return gone(dir);
     if (isErrno(err, 'ENOENT')) {
-      if (!this.dir(dir.hierarchy, dir.path)) return gone(dir);
+      if (!this.resolve(dir.hierarchy, dir.path)) return gone(dir);
       if (isErrno(err, 'ENOENT')) {
         return new NsgateError('CONTROLLER_UNAVAILABLE', `${dir.path} has no ${file} in ${hierarchyLabel(dir.hierarchy)}`, {
           path: dir.path,

@@ -191,13 +191,16 @@ export class CgroupSystem {
 
   readLimits(pathInput: string): Limits {
     const path = parseCgroupPath(pathInput);
-    this.requireExists(path);
-    return this.limitsOf(path);
+    return this.files.operation(() => {
+      this.requireExists(path);
+      return this.limitsOf(path);
+    });
   }
 
-  private limitsOf(path: string): Limits {
+  /** The limits of `groups` (default all) from the first driver that has each. */
+  private limitsOf(path: string, groups: Iterable<LimitGroup> = ALL_LIMIT_GROUPS): Limits {
     const limits: Limits = {};
-    for (const group of ALL_LIMIT_GROUPS) {
+    for (const group of groups) {
       for (const driver of this.driversWith(LIMIT_FEATURE[group])) {
         const got = driver.readLimits(path, new Set([group]))[group];
         if (got) {
@@ -211,8 +214,10 @@ export class CgroupSystem {
 
   readStats(pathInput: string): Stats {
     const path = parseCgroupPath(pathInput);
-    this.requireExists(path);
-    return this.statsOf(path);
+    return this.files.operation(() => {
+      this.requireExists(path);
+      return this.statsOf(path);
+    });
   }
 
   private statsOf(path: string): Stats {
@@ -232,8 +237,10 @@ export class CgroupSystem {
 
   processes(pathInput: string): number[] {
     const path = parseCgroupPath(pathInput);
-    this.requireExists(path);
-    return this.processesOf(path);
+    return this.files.operation(() => {
+      this.requireExists(path);
+      return this.processesOf(path);
+    });
   }
 
   private processesOf(path: string): number[] {
@@ -248,6 +255,10 @@ export class CgroupSystem {
 
   freezeState(pathInput: string): FreezeState | null {
     const path = parseCgroupPath(pathInput);
+    return this.files.operation(() => this.freezeStateOf(path));
+  }
+
+  private freezeStateOf(path: string): FreezeState | null {
     for (const d of this.driversWith('freezer')) {
       const state = d.freezeState(path);
       if (state) return state;
@@ -258,16 +269,19 @@ export class CgroupSystem {
   /** One cgroup: where it exists, its controllers, limits, stats, processes and freezer state. */
   get(pathInput: string): CgroupInfo {
     const path = parseCgroupPath(pathInput);
-    const present = this.requireExists(path);
-    return {
-      path,
-      hierarchies: present.map(hierarchyLabel),
-      controllers: this.controllersOf(path),
-      limits: this.limitsOf(path),
-      stats: this.statsOf(path),
-      processes: this.processesOf(path),
-      freezer: this.freezeState(path),
-    };
+    // one operation: each hierarchy's directory is looked up and checked once for all of it
+    return this.files.operation(() => {
+      const present = this.requireExists(path);
+      return {
+        path,
+        hierarchies: present.map(hierarchyLabel),
+        controllers: this.controllersOf(path),
+        limits: this.limitsOf(path),
+        stats: this.statsOf(path),
+        processes: this.processesOf(path),
+        freezer: this.freezeStateOf(path),
+      };
+    });
   }
 
   /** The tree below `under` (breadth first, paths sorted per level), each node with controllers and process count. */
@@ -310,16 +324,21 @@ export class CgroupSystem {
     assertManaged(path, this.managed);
     const change = parseLimitsInput(input, this.topology());
     const plan = this.planChange(path, change);
-    return this.mutex.run(path, async () => {
-      const present = this.requireExists(path);
-      try {
-        const before = this.limitsOf(path);
-        await this.applyPlan(path, plan, before, options);
-        return { before, after: this.limitsOf(path) };
-      } catch (err) {
-        throw this.goneIfVanished(err, path, present);
-      }
-    });
+    return this.mutex.run(path, () =>
+      // one operation: each directory is looked up and checked once, then used for the reads
+      // and writes that follow (each write still checks the file it opened)
+      this.files.operation(async () => {
+        const present = this.requireExists(path);
+        try {
+          const before = this.limitsOf(path);
+          await this.applyPlan(path, plan, before, options);
+          // read back what the change touched; the rest is as read a moment ago under the same lock
+          return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) } };
+        } catch (err) {
+          throw this.goneIfVanished(err, path, present);
+        }
+      }),
+    );
   }
 
   /**
@@ -333,7 +352,7 @@ export class CgroupSystem {
     if (!['CONTROLLER_UNAVAILABLE', 'CGROUP_NOT_FOUND', 'NOT_FOUND', 'INTERNAL'].includes(err.code)) return err;
     let now: CgroupHierarchy[];
     try {
-      now = this.presentIn(path);
+      now = this.files.fresh(() => this.presentIn(path));
     } catch {
       return err;
     }
@@ -452,13 +471,15 @@ export class CgroupSystem {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     if (!Number.isSafeInteger(pid) || pid <= 0) throw new NsgateError('VALIDATION_FAILED', `not a process id: ${pid}`, { pid });
-    return this.mutex.run(path, async () => {
-      const present = this.requireExists(path);
-      this.assertMovable(pid, options.ownHelper ?? false);
-      if (!options.fromUnmanaged && !options.ownHelper) this.assertInManagedCgroups(pid, present);
-      for (const d of [...this.drivers].sort((a, b) => b.version - a.version)) await d.movePid(path, pid);
-      return { path, pid, hierarchies: present.map(hierarchyLabel) };
-    });
+    return this.mutex.run(path, () =>
+      this.files.operation(async () => {
+        const present = this.requireExists(path);
+        this.assertMovable(pid, options.ownHelper ?? false);
+        if (!options.fromUnmanaged && !options.ownHelper) this.assertInManagedCgroups(pid, present);
+        for (const d of [...this.drivers].sort((a, b) => b.version - a.version)) await d.movePid(path, pid);
+        return { path, pid, hierarchies: present.map(hierarchyLabel) };
+      }),
+    );
   }
 
   /** Gone, a zombie (nothing would move), a kernel thread, or protected: refused with a code. */
@@ -512,14 +533,16 @@ export class CgroupSystem {
   private async freezer(pathInput: string, action: 'freeze' | 'thaw', options: { timeoutMs?: number }): Promise<FreezeState> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
-    return this.mutex.run(path, async () => {
-      this.requireExists(path);
-      if (action === 'freeze') this.assertHoldsNoProtected(path, 'freeze');
-      const driver = this.driversWith('freezer').find((d) => d.freezeState(path) !== null);
-      if (!driver) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no freezer`, { path });
-      await driver[action](path, options);
-      return driver.freezeState(path) ?? (action === 'freeze' ? 'frozen' : 'thawed');
-    });
+    return this.mutex.run(path, () =>
+      this.files.operation(async () => {
+        this.requireExists(path);
+        if (action === 'freeze') this.assertHoldsNoProtected(path, 'freeze');
+        const driver = this.driversWith('freezer').find((d) => d.freezeState(path) !== null);
+        if (!driver) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no freezer`, { path });
+        await driver[action](path, options);
+        return driver.freezeState(path) ?? (action === 'freeze' ? 'frozen' : 'thawed');
+      }),
+    );
   }
 
   /**
@@ -591,6 +614,13 @@ export class CgroupSystem {
     }
     return [...pids];
   }
+}
+
+/** The limit groups a plan writes: what a change's answer reads back. */
+function touchedGroups(plan: Map<CgroupDriver, LimitsChange>): LimitGroup[] {
+  const groups = new Set<LimitGroup>();
+  for (const part of plan.values()) for (const group of Object.keys(part) as LimitGroup[]) if (part[group]) groups.add(group);
+  return [...groups];
 }
 
 const PROTECTED_TEXT: Record<ProtectedReason, string> = {

@@ -157,6 +157,32 @@ describe('CgroupFiles: the one door to cgroupfs', () => {
     expect(await codeOf(() => worker.write('memory.limit_in_bytes', '8000000'))).toBe('CGROUP_GONE');
   });
 
+  it('inside one operation, a directory is looked up once and handed back; a fresh look-up outside', async () => {
+    const outside = files.dir(memory, '/nsgate/app');
+    expect(files.dir(memory, '/nsgate/app')).not.toBe(outside);
+    await files.operation(async () => {
+      const first = files.dir(memory, '/nsgate/app');
+      await Promise.resolve();
+      expect(files.dir(memory, '/nsgate/app')).toBe(first);
+      // nested operations join the outer one; fresh() leaves it
+      expect(files.operation(() => files.dir(memory, '/nsgate/app'))).toBe(first);
+      expect(files.fresh(() => files.dir(memory, '/nsgate/app'))).not.toBe(first);
+    });
+  });
+
+  it('inside one operation, a cgroup removed after its look-up still reads as CGROUP_GONE, and mkdir and rmdir are seen', async () => {
+    await files.operation(async () => {
+      const worker = files.dir(memory, '/nsgate/app/worker')!;
+      rmSync(worker.fsPath, { recursive: true });
+      expect(await codeOf(() => files.dir(memory, '/nsgate/app/worker')!.read('memory.limit_in_bytes'))).toBe('CGROUP_GONE');
+      expect(files.dir(memory, '/nsgate/app/fresh')).toBeNull();
+      expect(await files.mkdir(memory, '/nsgate/app/fresh')).toBe(true);
+      expect(files.dir(memory, '/nsgate/app/fresh')).not.toBeNull();
+      await files.rmdir(memory, '/nsgate/app/fresh');
+      expect(files.dir(memory, '/nsgate/app/fresh')).toBeNull();
+    });
+  });
+
   it('with the statfs check on, a plain folder is not a cgroup filesystem', async () => {
     const strict = new CgroupFiles({ managed: ['/nsgate'] });
     expect(await codeOf(() => strict.dir(memory, '/nsgate/app'))).toBe('CGROUP_PATH_INVALID');
