@@ -274,9 +274,9 @@ export class LiveContainers {
       const cgroups = readProcessCgroups(pid, { procRoot });
       const recognised = recogniseMemberships(cgroups);
       const namespaces = readNamespaceInodes(pid, { procRoot });
-      // the pid is the container's only if it still sits in the container's cgroup and has not
-      // changed since (a pid reused between the engine's answer and these reads fails one of the two)
-      if (startTimeTicks === null || (recognised && recognised.id !== info.Id) || startTimeOf(procRoot, pid) !== startTimeTicks) {
+      // the pid is the container's only if it sits in a cgroup that names the container and has
+      // not changed meanwhile (a pid reused between the engine's answer and these reads fails one of the two)
+      if (startTimeTicks === null || recognised?.id !== info.Id || startTimeOf(procRoot, pid) !== startTimeTicks) {
         return { ...entry, state: 'exited' };
       }
       return { ...entry, pid, startTimeTicks, cgroups, cgroupPath: recognised?.cgroupPath ?? null, namespaces };
