@@ -146,6 +146,27 @@ export class ContainerIndex implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * The running containers, other than `self`, that share at least one namespace with it, each
+   * pid-checked: a sharing answer reads /proc for these few, not for every container.
+   */
+  peersSharing(self: IndexedContainer): IndexedContainer[] {
+    const mine = self.namespaces;
+    if (self.pid === null || !mine) return [];
+    const stale = this.model.status().stale;
+    const shares = (ns: NamespaceInodes | null) => ns !== null && (Object.keys(mine) as (keyof NamespaceInodes)[]).some((t) => mine[t] !== null && ns[t] === mine[t]);
+    return this.model
+      .snapshot()
+      .filter((o) => o.id !== self.id && o.pid !== null && shares(o.namespaces))
+      .map((o): IndexedContainer => ({ ...this.model.current(o), runtime: 'docker', source: 'engine', stale }))
+      .filter((o) => o.pid !== null);
+  }
+
+  /** Whether containers of other runtimes are known (their namespaces are read per view, not kept). */
+  hasOthers(): boolean {
+    return this.others.length > 0;
+  }
+
   hostNamespaces(): NamespaceInodes {
     return this.model.hostNamespaces();
   }

@@ -68,9 +68,11 @@ export class ContainersService {
 
   async get(idOrName: string): Promise<ContainerModel> {
     const c = await this.index.resolve(idOrName);
-    const all = (await this.index.all()).map((o) => (o.id === c.id ? c : o)).map((o) => this.views.identityView(o));
-    const [view] = this.views.withSharing([this.views.view(c)], all, this.index.hostNamespaces());
-    return view!;
+    const view = this.views.view(c);
+    // other runtimes' containers keep no namespaces in the index: their sharing is found from the list
+    const peers = c.source === 'engine' && !this.index.hasOthers() ? this.index.peersSharing(c).map((o) => this.views.identityView(o)) : await this.all();
+    const [shared] = this.views.withSharing([view], peers, this.index.hostNamespaces());
+    return shared!;
   }
 
   private async running(idOrName: string): Promise<ContainerModel & { pid: number; cgroupPath: string }> {

@@ -157,6 +157,16 @@ export class LiveContainers {
     return [...this.byId.values()].map((c) => this.checked(c));
   }
 
+  /** Every container as last recorded, without the pid check (callers check the few they serve with current()). */
+  snapshot(): LiveContainer[] {
+    return [...this.byId.values()];
+  }
+
+  /** One recorded container, checked as entries() are. */
+  current(c: LiveContainer): LiveContainer {
+    return this.checked(c);
+  }
+
   /** By full id, name (with or without '/') or unique id prefix of 4+ hex digits; checked as entries() are. */
   resolve(idOrName: string): LiveContainer {
     return this.checked(pickContainer(this.byId.values(), idOrName));
