@@ -22,7 +22,7 @@ import type {
   ContainerWithStatsModel,
   EngineLimitsModel,
 } from './container.models.js';
-import { ContainerIndex } from './container-index.js';
+import { ContainerIndex, type IndexedContainer } from './container-index.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
 
@@ -75,12 +75,13 @@ export class ContainersService {
     return shared!;
   }
 
-  private async running(idOrName: string): Promise<ContainerModel & { pid: number; cgroupPath: string }> {
-    const view = this.views.view(await this.index.resolve(idOrName));
-    if (view.pid === null || view.cgroupPath === null) {
-      throw new NsgateError('CONFLICT', `container ${view.name} is not running`, { id: view.id, state: view.state });
+  /** A running container's pid (checked against its start time) and cgroup, from the index alone: top and stats need no full view. */
+  private async running(idOrName: string): Promise<IndexedContainer & { pid: number; cgroupPath: string }> {
+    const c = await this.index.resolve(idOrName);
+    if (c.pid === null || c.cgroupPath === null) {
+      throw new NsgateError('CONFLICT', `container ${c.name} is not running`, { id: c.id, state: c.state });
     }
-    return view as ContainerModel & { pid: number; cgroupPath: string };
+    return c as IndexedContainer & { pid: number; cgroupPath: string };
   }
 
   async top(idOrName: string): Promise<ContainerTopModel> {
