@@ -74,6 +74,9 @@ describe('when the engine goes away', () => {
     // limits and usage come from the kernel, which is still there
     expect(one.body.limits).not.toBeNull();
     expect((await get(`/v1/containers/${db.name}/stats`)).status).toBe(200);
+    const gql = await t.graphql(`{ containers { stale items { id stale } } container(id: "${db.name}") { stale pid } }`, t.tokens.viewer);
+    expect(gql.body.errors).toBeUndefined();
+    expect(gql.body.data).toMatchObject({ containers: { stale: true }, container: { stale: true, pid: db.pid } });
     // a name the model never saw may have been made meanwhile: the engine must be asked, and cannot be
     const unknown = await get('/v1/containers/no-such-container-anywhere');
     expect([unknown.status, unknown.body.error?.code]).toEqual([503, 'ENGINE_UNAVAILABLE']);
