@@ -20,6 +20,8 @@ export interface Config {
   /** nsgate's own cgroups: <this>/exec/<id> per exec, <this>/sandboxes/<id> per sandbox. */
   internalCgroup: string;
   dockerHost: string;
+  /** How often the live container model lists the engine to heal what events missed (NSGATE_CONTAINER_RECONCILE_MS). */
+  containerReconcileMs: number;
   procRoot: string;
   bodyLimitBytes: number;
   /** Worker threads a /proc scan is split across. */
@@ -55,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     managedCgroups: parseCgroupPaths(env.NSGATE_MANAGED_CGROUPS ?? '/nsgate'),
     internalCgroup: parseCgroupPaths(env.NSGATE_INTERNAL_CGROUP ?? '/nsgate', 'NSGATE_INTERNAL_CGROUP')[0]!,
     dockerHost: parseDockerHost(env.DOCKER_HOST),
+    containerReconcileMs: positiveInt(env, 'NSGATE_CONTAINER_RECONCILE_MS', 10_000),
     procRoot: absolutePath(env, 'NSGATE_PROC_ROOT', '/proc'),
     bodyLimitBytes: positiveInt(env, 'NSGATE_BODY_LIMIT_BYTES', 64 * 1024),
     rateLimitPerMinute: positiveInt(env, 'NSGATE_RATE_LIMIT', 6000),

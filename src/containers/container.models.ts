@@ -26,6 +26,9 @@ export class ContainerModel {
   @Field(() => NamespaceInodesModel, { nullable: true }) @ApiProperty({ type: NamespaceInodesModel, nullable: true }) namespaces: NamespaceInodesModel | null;
   @Field(() => LimitsModel, { nullable: true }) @ApiProperty({ type: LimitsModel, nullable: true, description: 'as the kernel holds them' }) limits: LimitsModel | null;
   @Field(() => [SharedNamespaceModel]) @ApiProperty({ type: [SharedNamespaceModel] }) sharedNamespaces: SharedNamespaceModel[];
+  @Field({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
+  @ApiProperty({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
+  stale: boolean;
 }
 
 @ObjectType('ContainerMemoryStats')
@@ -73,6 +76,7 @@ export class ContainerWithStatsModel extends ContainerModel {
 export class ContainerPageModel {
   @ApiProperty({ type: [ContainerWithStatsModel] }) items: ContainerWithStatsModel[];
   @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
+  @ApiProperty({ description: 'true while the Docker Engine does not answer: the list is what it last said' }) stale: boolean;
 }
 
 @ObjectType('ContainerProcess')
@@ -120,4 +124,5 @@ export class ContainerSecurityModel extends ProcessSecurityModel {
 export class ContainerPageGqlModel {
   @Field(() => [ContainerModel]) items: ContainerModel[];
   @Field(() => String, { nullable: true }) nextCursor: string | null;
+  @Field({ description: 'true while the Docker Engine does not answer: the list is what it last said' }) stale: boolean;
 }

@@ -24,7 +24,7 @@ export class ContainersController {
   @Allow('viewer')
   @ApiOperation({ summary: "The Docker Engine's containers, and other runtimes' found by cgroup path; ?stats=true adds each one's stats" })
   @ApiOkResponse({ type: ContainerPageModel })
-  list(@Query() query: ContainerListQuery): Promise<Page<ContainerWithStatsModel>> {
+  list(@Query() query: ContainerListQuery): Promise<Page<ContainerWithStatsModel> & { stale: boolean }> {
     return this.containers.list(query);
   }
 

@@ -4,11 +4,14 @@ import { ProcessesModule } from '../processes/processes.module.js';
 import { ContainersController } from './containers.controller.js';
 import { ContainersResolver, NamespaceContainersResolver } from './containers.resolver.js';
 import { ContainersService } from './containers.service.js';
+import { ContainerIndex } from './container-index.js';
+import { ContainerStats } from './container-stats.js';
+import { ContainerViews } from './container-views.js';
 
 @Module({
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
-  providers: [ContainersService, ContainersResolver, NamespaceContainersResolver],
+  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver],
   exports: [ContainersService],
 })
 export class ContainersModule {}

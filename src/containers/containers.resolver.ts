@@ -30,7 +30,7 @@ export class ContainersResolver {
 
   @Query(() => ContainerPageGqlModel, { complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity })
   @Allow('viewer')
-  containers(@Args() query: ContainerListQuery): Promise<Page<ContainerModel>> {
+  containers(@Args() query: ContainerListQuery): Promise<Page<ContainerModel> & { stale: boolean }> {
     return this.service.list({ ...query, stats: false });
   }
 

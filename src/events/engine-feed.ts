@@ -11,6 +11,10 @@ export interface EngineFeedOptions {
   /** Stops following (shutdown); the returned promise then resolves. */
   signal: AbortSignal;
   onEvent: (event: ContainerEvent) => void;
+  /** Told when the stream is lost (false) and when it delivers again (true); a consumer that keeps state reconciles then. */
+  onFollowing?: (following: boolean) => void;
+  /** Docker's actions to ask for (default containerEvents': start, die, oom). */
+  actions?: string[];
   /** Replay from here on the first connection (default: only what happens from now on). */
   since?: Date;
   /** First wait after a failure; doubles per failure up to maxBackoffMs. Default 500. */
@@ -35,7 +39,7 @@ const RECENT_KEYS = 512;
  * logged once, then retried quietly.
  */
 export async function followEngineEvents(engine: DockerEngine, options: EngineFeedOptions): Promise<void> {
-  const { signal, onEvent, log } = options;
+  const { signal, onEvent, log, onFollowing, actions } = options;
   const initial = options.initialBackoffMs ?? 500;
   const max = options.maxBackoffMs ?? 30_000;
   const healthyAfter = options.healthyAfterMs ?? 10_000;
@@ -51,10 +55,11 @@ export async function followEngineEvents(engine: DockerEngine, options: EngineFe
     const openedAt = Date.now();
     let delivered = false;
     try {
-      for await (const event of source(engine, { signal, since })) {
+      for await (const event of source(engine, { signal, since, ...(actions ? { actions } : {}) })) {
         if (failing) {
           failing = false;
           log?.log('engine events: following again');
+          notify(onFollowing, true, log);
         }
         delivered = true;
         const key = `${event.timeNano}/${event.id}/${event.action}`;
@@ -78,6 +83,7 @@ export async function followEngineEvents(engine: DockerEngine, options: EngineFe
       const message = (err as Error)?.message ?? String(err);
       if (!failing) {
         failing = true;
+        notify(onFollowing, false, log);
         log?.warn(`engine events: not following (${message}); retrying quietly with backoff up to ${max} ms`);
       } else {
         log?.debug(`engine events: still not following (${message}); next try in ~${backoff} ms`);
@@ -87,6 +93,14 @@ export async function followEngineEvents(engine: DockerEngine, options: EngineFe
       await sleep(jitter(backoff), signal);
       backoff = Math.min(max, backoff * 2);
     }
+  }
+}
+
+function notify(onFollowing: EngineFeedOptions['onFollowing'], following: boolean, log: FeedLog | undefined): void {
+  try {
+    onFollowing?.(following);
+  } catch (err) {
+    log?.warn(`engine events: a consumer failed: ${(err as Error).message}`);
   }
 }
 

@@ -11,7 +11,7 @@ import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
 import { type EventFilter, type NsgateEvent } from './event.js';
 import { EventBus } from './event-bus.js';
-import { followEngineEvents } from './engine-feed.js';
+import { EngineEvents } from '../engine/engine-events.js';
 import { containerCgroup, managedCgroups, readOomKills, runningContainerCgroups } from './oom-sources.js';
 import { type OomKill, OomWatch } from './oom-watch.js';
 
@@ -55,19 +55,19 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   readonly settings: EventsSettings = { ...DEFAULT_EVENTS_SETTINGS };
   private readonly logger = new Logger('events');
   readonly bus = new EventBus();
-  private readonly stop = new AbortController();
   private readonly closing = new Subject<void>();
   private readonly holders = new Map<string, number>();
   private oomListeners = 0;
   private readonly oom: OomWatch;
   private auditSubscription: Subscription | undefined;
-  private feed: Promise<void> | undefined;
+  private unlisten: (() => void) | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly engine: DockerEngine,
     private readonly system: CgroupSystem,
     private readonly audit: AuditService,
+    private readonly engineEvents: EngineEvents,
   ) {
     this.oom = new OomWatch({
       readCounter: (path) => readOomKills(this.system, path),
@@ -82,26 +82,20 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.feed = followEngineEvents(this.engine, {
-      signal: this.stop.signal,
-      since: new Date(),
-      onEvent: (event) => this.onEngineEvent(event),
-      log: { warn: (m) => this.logger.warn(m), log: (m) => this.logger.log(m), debug: (m) => this.logger.debug(m) },
-    });
+    this.unlisten = this.engineEvents.listen({ onEvent: (event) => this.onEngineEvent(event) });
     // AuditService.completed$: every completed audit line, once it is on disk
     const completed = (this.audit as AuditService & { completed$?: Observable<AuditEntry> }).completed$;
     if (completed) this.auditSubscription = completed.subscribe((entry) => this.onAuditCompleted(entry));
     else this.logger.warn('AuditService has no completed$: limits.changed events are not published');
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.stop.abort();
+  onModuleDestroy(): void {
     this.auditSubscription?.unsubscribe();
     this.oom.stop();
     this.closing.next();
     this.closing.complete();
     this.bus.close();
-    await this.feed;
+    this.unlisten?.();
   }
 
   /** Open streams and what the OOM watch follows (diagnostics, tests). */

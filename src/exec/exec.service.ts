@@ -64,7 +64,8 @@ export class ExecService implements OnApplicationBootstrap, OnApplicationShutdow
   /** Into the container's init process, by default in every namespace it does not share with the host. */
   async execInContainer(idOrName: string, body: ExecBody, signal?: AbortSignal): Promise<ExecResultModel> {
     const container = await this.containers.initPid(idOrName);
-    const pin = this.executor.pin(container.pid);
+    // the start time the live model took with the pid: a pid reused since is PROCESS_GONE, never entered
+    const pin = this.executor.pin(container.pid, container.startTimeTicks ?? undefined);
     const own = unsharedNamespaces(pin.namespaces, hostNamespaceInodes());
     // Like docker exec: a confined command starts from the container's configured environment.
     return toModel(await this.executor.exec(pin, body as never, { signal, defaultNamespaces: own, baseEnv: environmentOf(container.env) }));

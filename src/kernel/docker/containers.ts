@@ -61,30 +61,33 @@ export async function listContainers(
   }
 }
 
+/** What resolution needs of a container: its id and its own name (without the leading '/'). */
+export interface NamedContainer {
+  id: string;
+  name: string;
+}
+
 /**
  * One container by what a user typed, in Docker's order: the full id; else the exact name
  * (with or without the leading '/'); else a unique id prefix. Docker accepts a prefix of any
  * length; here it needs MIN_ID_PREFIX hex digits (options.minPrefix), so "a" or "1" never
- * picks a container by luck. An ambiguous prefix is CONTAINER_AMBIGUOUS (400) with the candidates; nothing is
- * CONTAINER_NOT_FOUND (404).
+ * picks a container by luck. An ambiguous prefix is CONTAINER_AMBIGUOUS (400) with the
+ * candidates; nothing is CONTAINER_NOT_FOUND (404). Pure: the engine's list or the live model
+ * is the candidate set.
  */
-export async function resolveContainer(
-  engine: DockerEngine,
-  idOrName: string,
-  options: { minPrefix?: number } = {},
-): Promise<ContainerSummary> {
+export function pickContainer<T extends NamedContainer>(all: Iterable<T>, idOrName: string, options: { minPrefix?: number } = {}): T {
   const minPrefix = Math.max(1, options.minPrefix ?? MIN_ID_PREFIX);
   const wanted = idOrName.trim();
   const name = wanted.replace(/^\//, '');
   if (!name) throw new NsgateError('CONTAINER_NOT_FOUND', 'no container id or name given', { idOrName });
-  const all = await listContainers(engine);
-  const byId = all.find((c) => c.id === name);
+  const list = [...all];
+  const byId = list.find((c) => c.id === name);
   if (byId) return byId;
-  const byName = all.find((c) => c.name === name);
+  const byName = list.find((c) => c.name === name);
   if (byName) return byName;
   const lower = name.toLowerCase();
   if (HEX.test(lower) && lower.length >= minPrefix) {
-    const matches = all.filter((c) => c.id.startsWith(lower));
+    const matches = list.filter((c) => c.id.startsWith(lower));
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
       throw new NsgateError('CONTAINER_AMBIGUOUS', `${matches.length} containers have ids starting with ${lower}`, {
@@ -96,6 +99,16 @@ export async function resolveContainer(
   const details: Record<string, unknown> = { idOrName };
   if (HEX.test(lower) && lower.length < minPrefix) details.hint = `an id prefix needs at least ${minPrefix} hex digits`;
   throw new NsgateError('CONTAINER_NOT_FOUND', `no container ${idOrName}`, details);
+}
+
+/** pickContainer over the engine's list of every container. */
+export async function resolveContainer(
+  engine: DockerEngine,
+  idOrName: string,
+  options: { minPrefix?: number } = {},
+): Promise<ContainerSummary> {
+  if (!idOrName.trim().replace(/^\//, '')) throw new NsgateError('CONTAINER_NOT_FOUND', 'no container id or name given', { idOrName });
+  return pickContainer(await listContainers(engine), idOrName, options);
 }
 
 /** docker inspect of a container by id, id prefix or name (resolved as resolveContainer does). */

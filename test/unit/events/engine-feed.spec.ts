@@ -20,6 +20,31 @@ function untilAborted(signal: AbortSignal | undefined): Promise<void> {
 const quietLog = () => ({ warn: vi.fn(), log: vi.fn(), debug: vi.fn() });
 
 describe('followEngineEvents', () => {
+  it('asks for the actions given, and tells a listener when the stream is lost and when it delivers again', async () => {
+    const stop = new AbortController();
+    const following: boolean[] = [];
+    const actions: (string[] | undefined)[] = [];
+    let call = 0;
+    async function* source(_e: DockerEngine, o: ContainerEventsOptions): AsyncGenerator<ContainerEvent> {
+      actions.push(o.actions);
+      call++;
+      if (call === 1) throw new NsgateError('ENGINE_UNAVAILABLE', 'down');
+      yield event('rename', 'a', T0 + 100);
+      await untilAborted(o.signal);
+    }
+    await followEngineEvents(engine, {
+      signal: stop.signal,
+      initialBackoffMs: 1,
+      actions: ['create', 'rename'],
+      source,
+      log: quietLog(),
+      onFollowing: (f) => following.push(f),
+      onEvent: () => stop.abort(),
+    });
+    expect(actions).toEqual([['create', 'rename'], ['create', 'rename']]);
+    expect(following).toEqual([false, true]);
+  });
+
   it('reconnects after a break with since = the last event, and skips what the engine replays twice', async () => {
     const stop = new AbortController();
     const seen: string[] = [];
