@@ -22,10 +22,11 @@ describe('memory after load', () => {
     svc = await startService({ NSGATE_RATE_LIMIT: '1000000', DOCKER_HOST: 'unix:///nonexistent/nsgate-memory.sock' });
     const token = readFileSync(join(svc.dataDir, 'admin.token'), 'utf8').trim();
     const headers = { authorization: `Bearer ${token}` };
-    const reads = ['/v1/processes?limit=500', '/v1/namespaces?limit=500', '/v1/cgroups?depth=3&limit=500', '/metrics'];
+    const reads = ['/v1/processes?limit=5000', '/v1/namespaces?limit=5000', '/v1/cgroups?depth=3&limit=1000', '/metrics'];
     const before = { heap: await heapUsed(svc, token), rss: rssOf(svc.child.pid!) };
     let peakHeap = 0;
-    for (let round = 0; round < 2; round++) {
+    // bursts until the heap holds 40 MiB more than idle (or 8 bursts): a load worth giving back
+    for (let round = 0; round < 8 && peakHeap - before.heap < 40 * 1024 * 1024; round++) {
       await Promise.all(Array.from({ length: 400 }, (_, i) => fetch(`${svc!.url}${reads[i % reads.length]}`, { headers }).then((r) => r.arrayBuffer())));
       peakHeap = Math.max(peakHeap, await heapUsed(svc, token));
     }
@@ -33,13 +34,15 @@ describe('memory after load', () => {
     // the burst really grew the heap, or this test would prove nothing
     expect(peakHeap - before.heap).toBeGreaterThan(32 * 1024 * 1024);
 
-    // quiet: no request for a while (only /proc is read), then the heap is near where it started
-    let rss = loadedRss;
-    for (let i = 0; i < 60 && rss > before.rss + (loadedRss - before.rss) / 2; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      rss = rssOf(svc.child.pid!);
+    // quiet: after a few seconds without requests the heap is back near where it started
+    // (polled through /metrics, itself a request: the quiet is what is left between polls)
+    let heap = peakHeap;
+    for (let i = 0; i < 10 && heap > before.heap + (peakHeap - before.heap) / 2; i++) {
+      await new Promise((r) => setTimeout(r, 6000)); // longer than the 5 s of quiet nsgate waits for
+      heap = await heapUsed(svc, token);
     }
-    expect(rss).toBeLessThan(before.rss + (loadedRss - before.rss) / 2);
-    expect(await heapUsed(svc, token)).toBeLessThan(before.heap + (peakHeap - before.heap) / 2);
+    expect(heap).toBeLessThan(before.heap + (peakHeap - before.heap) / 2);
+    // and the process gives pages back too (not all: V8 and malloc keep some)
+    expect(rssOf(svc.child.pid!)).toBeLessThan(loadedRss);
   });
 });
