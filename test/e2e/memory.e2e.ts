@@ -1,5 +1,5 @@
 // Memory comes back after load (issue 16, item 6): the built service, a burst of concurrent reads,
-// then quiet. V8 alone kept the burst's garbage for as long as the service idled.
+// then quiet. V8 alone keeps the burst's garbage until its own next collection, however long that is.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,13 +34,10 @@ describe('memory after load', () => {
     // the burst really grew the heap, or this test would prove nothing
     expect(peakHeap - before.heap).toBeGreaterThan(32 * 1024 * 1024);
 
-    // quiet: after a few seconds without requests the heap is back near where it started
-    // (polled through /metrics, itself a request: the quiet is what is left between polls)
-    let heap = peakHeap;
-    for (let i = 0; i < 10 && heap > before.heap + (peakHeap - before.heap) / 2; i++) {
-      await new Promise((r) => setTimeout(r, 6000)); // longer than the 5 s of quiet nsgate waits for
-      heap = await heapUsed(svc, token);
-    }
+    // one quiet stretch, a little longer than the 5 s nsgate waits for, then one look: the heap
+    // is back near where it started (without the idle collection it still held the burst: checked)
+    await new Promise((r) => setTimeout(r, 7000));
+    const heap = await heapUsed(svc, token);
     expect(heap).toBeLessThan(before.heap + (peakHeap - before.heap) / 2);
     // and the process gives pages back too (not all: V8 and malloc keep some)
     expect(rssOf(svc.child.pid!)).toBeLessThan(loadedRss);
