@@ -35,7 +35,7 @@ export function defaultHelperPath(): string {
  * The helper runs as root with every capability before it drops into a target, so it must be
  * a host file only root can change: an absolute path, a regular file owned by this process's
  * user, writable by nobody else, and every folder above it up to `/` owned by root (or this
- * user) and writable by no group or other user.
+ * user) and writable by no group or other user, unless it is a root-owned sticky folder.
  */
 export function checkHelperBinary(path: string): string {
   if (!isAbsolute(path)) throw new NsgateError('INTERNAL', `the exec helper path must be absolute: ${path}`);
@@ -52,7 +52,10 @@ export function checkHelperBinary(path: string): string {
   }
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const d = statSync(dir);
-    if ((d.uid !== 0 && d.uid !== euid) || (d.mode & 0o022) !== 0) {
+    // A sticky folder owned by root (/tmp, mode 1777) lets others add entries but not rename or
+    // remove one they do not own, so the path below it stays ours: a checkout under /tmp is fine.
+    const sticky = (d.mode & 0o1000) !== 0 && d.uid === 0;
+    if ((d.uid !== 0 && d.uid !== euid) || ((d.mode & 0o022) !== 0 && !sticky)) {
       throw new NsgateError('INTERNAL', `the folder ${dir} above the exec helper ${path} must be owned by root and writable by no one else`, { path, folder: dir, uid: d.uid, mode: d.mode & 0o7777 });
     }
     if (dir === dirname(dir)) break;

@@ -68,7 +68,8 @@ describe('helper refusals in nsgate\'s vocabulary', () => {
 });
 
 describe('the helper binary', () => {
-  // Not under /tmp: every folder above the helper must be writable by no one but root.
+  // Not under /tmp: every folder above the helper must be writable by no one but root (a sticky
+  // root-owned folder like /tmp is accepted, tested below).
   const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.helper-spec-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, mode: number) => {
@@ -92,6 +93,9 @@ describe('the helper binary', () => {
     chmodSync(dir, 0o777);
     try {
       expect(() => checkHelperBinary(join(dir, 'good'))).toThrow(/folder/);
+      // sticky (as /tmp is): others cannot rename or remove what is ours in it
+      chmodSync(dir, 0o1777);
+      expect(checkHelperBinary(join(dir, 'good'))).toBe(join(dir, 'good'));
     } finally {
       chmodSync(dir, 0o700);
     }
