@@ -62,6 +62,7 @@ export function statusOf(code: ErrorCode): number {
       return 429;
     case 'ENGINE_UNAVAILABLE':
     case 'AUDIT_UNAVAILABLE':
+    case 'EXEC_UNAVAILABLE':
       return 503;
     case 'INTERNAL':
       return 500;

@@ -1,4 +1,4 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ContainersService } from '../containers/containers.service.js';
 import { type ExecResult, hostNamespaceInodes, NamespaceExecutor, unsharedNamespaces } from '../kernel/exec/index.js';
 import { type SandboxInfo, SandboxManager } from '../kernel/sandbox/index.js';
@@ -48,6 +48,8 @@ export class ExecService implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Cgroups a crashed nsgate left behind are removed before anything new is made. */
   async onApplicationBootstrap(): Promise<void> {
+    // a helper that failed its checks disables exec (503 EXEC_UNAVAILABLE), not the service
+    if (this.executor.unavailable) new Logger('exec').error(this.executor.unavailable.message);
     await Promise.all([this.executor.sweep(), this.sandboxes.sweep()]);
   }
 

@@ -441,6 +441,24 @@ describe('limits', () => {
     }
   });
 
+  it('a helper that fails its checks disables exec and sandboxes (503 EXEC_UNAVAILABLE), not the service', async () => {
+    // a copy of the helper in a folder anyone may write (not sticky): someone could swap it
+    const open = mkdtempSync(join(tmpdir(), 'nsgate-open-helper-'));
+    try {
+      execFileSync('chmod', ['0777', open]);
+      const copy = join(open, 'nsgate-exec');
+      copyFileSync(executor.helperPath, copy);
+      execFileSync('chmod', ['0755', copy]);
+      const unsafe = new NamespaceExecutor({ cgroups, cgroupParent: execParent, helperPath: copy });
+      const boxes = new SandboxManager({ cgroups, parent: sandboxParent, helperPath: copy });
+      expect(unsafe.unavailable?.code).toBe('EXEC_UNAVAILABLE');
+      await expect(unsafe.exec(unsafe.pin(db.pid), { argv: ['true'] })).rejects.toMatchObject({ code: 'EXEC_UNAVAILABLE', message: expect.stringMatching(/writable by no one else/) });
+      await expect(boxes.create({ argv: ['true'] })).rejects.toMatchObject({ code: 'EXEC_UNAVAILABLE' });
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   it('concurrency is bounded: past the running slots and the queue, EXEC_QUEUE_FULL', async () => {
     const small = new NamespaceExecutor({ cgroups, cgroupParent: execParent, limiter: { maxConcurrent: 1, maxQueued: 1 } });
     try {

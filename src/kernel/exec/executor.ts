@@ -14,7 +14,7 @@ import { type CgroupHierarchy, membershipOf } from '../cgroups/mounts.js';
 import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
 import { readProcessLsmLabels } from '../procfs/lsm-label.js';
 import { DEFAULT_LSM_LIST_PATH, lsmOfCurrentLabel, readLsmList } from '../security.js';
-import { type AppliedConfinement, defaultHelperPath, HELPER_SETUP_FAILED, type HelperOutcome, HelperProcess, openHelper } from './helper.js';
+import { type AppliedConfinement, defaultHelperPath, HELPER_SETUP_FAILED, type HelperOutcome, HelperProcess, openHelperOrReason } from './helper.js';
 import { DEFAULT_EXEC_LIMITER, ExecLimiter, type ExecLimiterOptions } from './limiter.js';
 import { assertPinned, pinProcess, type ProcessPin } from './pin.js';
 import { commandEnvironment, type ExecLimits, execLimits, type ExecRequest, parseExecRequest } from './request.js';
@@ -108,6 +108,8 @@ export class NamespaceExecutor {
   readonly limits: ExecLimits;
   readonly cgroupParent: string;
   readonly helperPath: string;
+  /** Set when the helper failed its checks at start: exec answers it (503 EXEC_UNAVAILABLE). */
+  readonly unavailable: NsgateError | undefined;
   /** What is spawned: the private copy of the helper opened at construction (see openHelper). */
   readonly helperExecPath: string;
   /** Every hierarchy of the host: a confined command joins the target in each. */
@@ -131,9 +133,10 @@ export class NamespaceExecutor {
         managed: options.cgroups.managed,
       });
     }
-    const helper = openHelper(options.helperPath ?? defaultHelperPath());
-    this.helperPath = helper.path;
-    this.helperExecPath = helper.execPath;
+    const helper = openHelperOrReason(options.helperPath ?? defaultHelperPath());
+    this.unavailable = helper instanceof NsgateError ? helper : undefined;
+    this.helperPath = helper instanceof NsgateError ? (options.helperPath ?? defaultHelperPath()) : helper.path;
+    this.helperExecPath = helper instanceof NsgateError ? '' : helper.execPath;
     this.hostCgroups = options.cgroups;
     this.procOptions = { procRoot: procRootOf(options) };
     const unified = options.cgroups.hierarchies.filter((h) => h.version === 2);
@@ -162,6 +165,7 @@ export class NamespaceExecutor {
    * A command that cannot be found or run in the target is a result: exit 127 / 126.
    */
   async exec(target: ProcessPin, input: ExecRequestInput | ExecRequest, options: ExecRunOptions = {}): Promise<ExecResult> {
+    if (this.unavailable) throw this.unavailable;
     const request = this.parse(input, options.defaultNamespaces);
     const release = await this.limiter.acquire(options.signal);
     let cleanup: Promise<unknown> | undefined;

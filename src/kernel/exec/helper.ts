@@ -81,6 +81,19 @@ const openedHelpers = new Map<string, OpenedHelper>();
  * sealed memfd, which Node cannot make). The copy is checked to be the file that was checked.
  * One copy per path for the life of the process.
  */
+/**
+ * openHelper, or the reason exec cannot run (503 EXEC_UNAVAILABLE): a helper that fails its
+ * checks disables exec and sandboxes, not the whole service.
+ */
+export function openHelperOrReason(path: string): OpenedHelper | NsgateError {
+  try {
+    return openHelper(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return new NsgateError('EXEC_UNAVAILABLE', `exec and sandboxes are unavailable: ${why}`, { helper: path, ...(err instanceof NsgateError ? err.details : {}) });
+  }
+}
+
 export function openHelper(path: string): OpenedHelper {
   const known = openedHelpers.get(path);
   if (known) return known;

@@ -7,7 +7,7 @@ import { removeOwnCgroup } from '../cgroups/remove.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import type { CgroupSystem } from '../cgroups/system.js';
 import { NsgateError } from '../errors.js';
-import { defaultHelperPath, openHelper, type HelperOutcome, HelperProcess } from '../exec/helper.js';
+import { defaultHelperPath, openHelperOrReason, type HelperOutcome, HelperProcess } from '../exec/helper.js';
 import { commandEnvironment, type ExecLimits, execLimits, type ExecUser } from '../exec/request.js';
 import type { NamespaceType } from '../procfs/namespace-types.js';
 import { type ProcOptions, procRootOf } from '../procfs/proc-file.js';
@@ -102,6 +102,8 @@ interface SandboxRecord {
 export class SandboxManager {
   readonly parent: string;
   readonly helperPath: string;
+  /** Set when the helper failed its checks at start: exec answers it (503 EXEC_UNAVAILABLE). */
+  readonly unavailable: NsgateError | undefined;
   private readonly helperExecPath: string;
   readonly maxSandboxes: number;
   readonly limits: ExecLimits;
@@ -120,9 +122,10 @@ export class SandboxManager {
         managed: this.cgroups.managed,
       });
     }
-    const helper = openHelper(options.helperPath ?? defaultHelperPath());
-    this.helperPath = helper.path;
-    this.helperExecPath = helper.execPath;
+    const helper = openHelperOrReason(options.helperPath ?? defaultHelperPath());
+    this.unavailable = helper instanceof NsgateError ? helper : undefined;
+    this.helperPath = helper instanceof NsgateError ? (options.helperPath ?? defaultHelperPath()) : helper.path;
+    this.helperExecPath = helper instanceof NsgateError ? '' : helper.execPath;
     this.maxSandboxes = options.maxSandboxes ?? 32;
     if (!Number.isSafeInteger(this.maxSandboxes) || this.maxSandboxes < 1) throw new NsgateError('INTERNAL', 'maxSandboxes must be a positive integer');
     this.limits = execLimits(options.limits);
@@ -149,6 +152,7 @@ export class SandboxManager {
    * and the cgroup layer's errors. A setup failure removes the cgroup again.
    */
   async create(input: unknown): Promise<SandboxInfo> {
+    if (this.unavailable) throw this.unavailable;
     const request = this.parse(input);
     if (this.sandboxes.size + this.reserved >= this.maxSandboxes) {
       throw new NsgateError('CONFLICT', `${this.maxSandboxes} sandboxes exist already; delete finished ones first`, { maxSandboxes: this.maxSandboxes });
