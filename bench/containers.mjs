@@ -14,6 +14,7 @@
 // usage: node bench/containers.mjs [--rounds 5] [--containers 20] [--build]
 import { cpus } from 'node:os';
 import {
+  aborted,
   args,
   build,
   docker,
@@ -24,12 +25,10 @@ import {
   log,
   onCleanup,
   randomTag,
-  removeContainers,
   rounded,
   runBench,
-  aborted,
-  runContainer,
   sleep,
+  startBenchContainers,
   startNsgate,
   summary,
   table,
@@ -74,37 +73,9 @@ async function main() {
   const engine = await useEngine();
   log(`engine ${engine.version}${engine.startedByUs ? ' (started by this run)' : ''}; load ${loadBefore.join(' ')}`);
 
-  // containers: removed in the end (and on Ctrl-C), also those still being started then
-  const ids = [];
-  const inflight = new Set();
-  let stopping = false;
-  onCleanup(`remove the ${opts.containers} bench containers`, async () => {
-    stopping = true;
-    await Promise.allSettled([...inflight]);
-    const labelled = (await docker(['ps', '-aq', '--no-trunc', '--filter', `label=nsgate.bench=${tag}`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-    const all = [...new Set([...ids, ...labelled])];
-    if (all.length) {
-      log(`removing ${all.length} containers`);
-      await removeContainers(all);
-    }
-  });
-  const tStart = await timed(async () => {
-    let next = 0;
-    const worker = async () => {
-      while (!stopping && !aborted() && next < opts.containers) {
-        const i = next++;
-        const p = runContainer(`${prefix}-${i}`, { label: { 'nsgate.bench': tag } });
-        inflight.add(p);
-        try {
-          ids[i] = await p;
-        } finally {
-          inflight.delete(p);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.parallel }, worker));
-  });
-  log(`${opts.containers} containers running (${(tStart.ms / 1000).toFixed(1)} s to start)`);
+  // containers: removed in the end (and on Ctrl-C or timeout), also those still being started then
+  const { ids, ms: startMs } = await startBenchContainers({ count: opts.containers, parallel: opts.parallel, prefix, tag });
+  log(`${opts.containers} containers running (${(startMs / 1000).toFixed(1)} s to start)`);
 
   const ns = await startNsgate({ managed: `/nsgate-bench-${tag}` });
   log(`nsgate pid ${ns.pid} on 127.0.0.1:${ns.port}`);

@@ -312,6 +312,44 @@ export async function removeContainers(ids) {
   }
 }
 
+/**
+ * Starts `count` test containers named `${prefix}-${i}` and labelled nsgate.bench=<tag>,
+ * `parallel` at a time. At cleanup (the end, Ctrl-C, timeout) it removes exactly them, also
+ * those still being started then and any other with its label. Resolves { ids, ms }.
+ */
+export async function startBenchContainers({ count, parallel, prefix, tag }) {
+  const ids = [];
+  const inflight = new Set();
+  let stopping = false;
+  onCleanup(`remove the ${count} bench containers`, async () => {
+    stopping = true;
+    await Promise.allSettled([...inflight]);
+    const labelled = (await docker(['ps', '-aq', '--no-trunc', '--filter', `label=nsgate.bench=${tag}`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+    const all = [...new Set([...ids.filter(Boolean), ...labelled])];
+    if (all.length) {
+      log(`removing ${all.length} containers`);
+      await removeContainers(all);
+    }
+  });
+  const started = await timed(async () => {
+    let next = 0;
+    const worker = async () => {
+      while (!stopping && !aborted() && next < count) {
+        const i = next++;
+        const p = runContainer(`${prefix}-${i}`, { label: { 'nsgate.bench': tag } });
+        inflight.add(p);
+        try {
+          ids[i] = await p;
+        } finally {
+          inflight.delete(p);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+  });
+  return { ids, ms: started.ms };
+}
+
 // ---------------------------------------------------------------------------------------------
 // nsgate as a child process
 

@@ -22,7 +22,6 @@ import {
   args,
   build,
   client,
-  docker,
   engineClient,
   fmtMs,
   fmtRatio,
@@ -32,14 +31,12 @@ import {
   onCleanup,
   quantile,
   randomTag,
-  removeContainers,
   rounded,
   runBench,
-  runContainer,
   sleep,
+  startBenchContainers,
   startNsgate,
   table,
-  timed,
   useEngine,
 } from './lib.mjs';
 
@@ -105,36 +102,8 @@ async function main() {
   log(`engine ${engine.version}${engine.startedByUs ? ' (started by this run)' : ''}; load ${loadBefore.join(' ')}`);
 
   // containers: removed in the end (and on Ctrl-C or timeout), also those still being started then
-  const ids = [];
-  const inflight = new Set();
-  let stopping = false;
-  onCleanup(`remove the ${opts.containers} bench containers`, async () => {
-    stopping = true;
-    await Promise.allSettled([...inflight]);
-    const labelled = (await docker(['ps', '-aq', '--no-trunc', '--filter', `label=nsgate.bench=${tag}`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-    const all = [...new Set([...ids.filter(Boolean), ...labelled])];
-    if (all.length) {
-      log(`removing ${all.length} containers`);
-      await removeContainers(all);
-    }
-  });
-  const tStart = await timed(async () => {
-    let next = 0;
-    const worker = async () => {
-      while (!stopping && !aborted() && next < opts.containers) {
-        const i = next++;
-        const p = runContainer(`${prefix}-${i}`, { label: { 'nsgate.bench': tag } });
-        inflight.add(p);
-        try {
-          ids[i] = await p;
-        } finally {
-          inflight.delete(p);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.parallel }, worker));
-  });
-  log(`${opts.containers} containers running (${(tStart.ms / 1000).toFixed(1)} s to start)`);
+  const { ids, ms: startMs } = await startBenchContainers({ count: opts.containers, parallel: opts.parallel, prefix, tag });
+  log(`${opts.containers} containers running (${(startMs / 1000).toFixed(1)} s to start)`);
 
   const ns = await startNsgate({ managed: `/nsgate-bench-${tag}`, env: { NSGATE_RATE_LIMIT: String(opts['rate-limit']) } });
   log(`nsgate pid ${ns.pid} on 127.0.0.1:${ns.port}`);
