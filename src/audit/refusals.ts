@@ -19,7 +19,7 @@ export class RefusalLimiter {
       b = { tokens: this.perMinute, at: now, dropped: 0, since: now };
       this.buckets.set(key, b);
     }
-    b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
+    b.tokens = this.refilled(b, now);
     b.at = now;
     if (b.tokens >= 1) {
       b.tokens -= 1;
@@ -36,9 +36,14 @@ export class RefusalLimiter {
     for (const [address, b] of this.buckets) {
       if (b.dropped > 0) out.push({ address, dropped: b.dropped, since: b.since });
       b.dropped = 0;
-      if (Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000) >= this.perMinute) this.buckets.delete(address);
+      if (this.refilled(b, now) >= this.perMinute) this.buckets.delete(address);
     }
     return out;
+  }
+
+  /** A bucket's lines at `now`: perMinute a minute, evenly, never more than perMinute. */
+  private refilled(b: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
   }
 }
 

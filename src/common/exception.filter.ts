@@ -17,28 +17,31 @@ export class GlobalExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('errors');
 
   catch(exception: unknown, host: ArgumentsHost): unknown {
-    const err = toNsgateError(exception);
+    const graphql = host.getType<GqlContextType>() === 'graphql';
+    const err = graphql ? toNsgateError(exception) : this.methodNotAllowed(toNsgateError(exception), host);
     const status = statusOf(err.code);
     if (status >= 500 && err.code === 'INTERNAL') this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    if (host.getType<GqlContextType>() === 'graphql') {
+    if (graphql) {
       return new GraphQLError(err.message, {
         extensions: { code: err.code, status, ...(err.details ? { details: err.details } : {}) },
       });
     }
     const reply = host.switchToHttp().getResponse<Reply>();
-    const request = host.switchToHttp().getRequest<{ method: string; url: string; server?: object }>();
-    // a path served under other methods: 405 with the methods it has (RFC 9110 15.5.6)
-    if (err.code === 'ROUTE_NOT_FOUND' && request.server) {
-      const allowed = routeTableOf(request.server).methodsFor(request.url);
-      if (allowed.length > 0 && !allowed.includes(request.method)) {
-        const notAllowed = new NsgateError('METHOD_NOT_ALLOWED', `${request.method} is not served here; this path takes ${allowed.join(', ')}`, { allowed });
-        reply.status(405).header('allow', allowed.join(', ')).header('content-type', 'application/json; charset=utf-8').send(errorBody(notAllowed));
-        return undefined;
-      }
-    }
+    if (err.code === 'METHOD_NOT_ALLOWED') reply.header('allow', (err.details!.allowed as string[]).join(', '));
     // RFC 6750: a refused bearer token says which scheme is expected, and why
     if (status === 401) reply.header('www-authenticate', err.message === 'unknown token' ? 'Bearer realm="nsgate", error="invalid_token"' : 'Bearer realm="nsgate"');
     reply.status(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(err));
     return undefined;
   }
+
+  /** A path served under other methods is 405 with the methods it has (RFC 9110 15.5.6), not 404. */
+  private methodNotAllowed(err: NsgateError, host: ArgumentsHost): NsgateError {
+    if (err.code !== 'ROUTE_NOT_FOUND') return err;
+    const request = host.switchToHttp().getRequest<{ method: string; url: string; server?: object }>();
+    if (!request.server) return err;
+    const allowed = routeTableOf(request.server).methodsFor(request.url);
+    if (allowed.length === 0 || allowed.includes(request.method)) return err;
+    return new NsgateError('METHOD_NOT_ALLOWED', `${request.method} is not served here; this path takes ${allowed.join(', ')}`, { allowed });
+  }
+
 }

@@ -29,21 +29,8 @@ export class ContainerViews {
   ) {}
 
   view(c: IndexedContainer): ContainerModel {
-    const base: ContainerModel = {
-      id: c.id,
-      name: c.name,
-      image: c.image,
-      state: c.state,
-      pid: c.pid,
-      runtime: c.runtime,
-      source: c.source,
-      cgroupPath: null,
-      cgroups: [],
-      namespaces: null,
-      limits: null,
-      sharedNamespaces: [],
-      stale: c.stale,
-    };
+    // what the index holds, without the parts this view reads from the kernel below
+    const base: ContainerModel = { ...this.identityView(c), cgroupPath: null, namespaces: null };
     if (c.pid === null) return base;
     try {
       let { cgroupPath, cgroups, namespaces } = c;
