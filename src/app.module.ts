@@ -12,6 +12,7 @@ import { type Config } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { EngineModule } from './engine/engine.module.js';
 import { GraphqlOptions } from './graphql/graphql.options.js';
+import { QueryCostModule } from './graphql/query-cost.js';
 import { HealthModule } from './health/health.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
@@ -39,6 +40,7 @@ export class AppModule {
         AuditModule,
         MetricsModule,
         EngineModule,
+        QueryCostModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, imports: [AuthModule], useClass: GraphqlOptions }),
         HealthModule,
         DocsModule,

@@ -1,11 +1,13 @@
-import { Args, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
 import { CurrentCaller } from '../common/caller.decorator.js';
+import type { NsgateRequest } from '../common/request-context.js';
+import { listCost, pageCost } from '../graphql/query-cost.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { ProcessModel } from '../processes/process.models.js';
-import { ProcessesService } from '../processes/processes.service.js';
+import { ProcessesService, requestReads } from '../processes/processes.service.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
 import { auditTarget } from './cgroup-route.js';
 import { CgroupsService } from './cgroups.service.js';
@@ -19,7 +21,7 @@ export class CgroupsResolver {
     private readonly processService: ProcessesService,
   ) {}
 
-  @Query(() => CgroupPageModel, { description: 'The cgroup tree', complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity })
+  @Query(() => CgroupPageModel, { description: 'The cgroup tree', complexity: pageCost() })
   @Allow('viewer')
   cgroups(@Args() query: CgroupListQuery): CgroupPageModel {
     return this.service.list(query);
@@ -31,10 +33,10 @@ export class CgroupsResolver {
     return this.service.get(path);
   }
 
-  @ResolveField(() => [ProcessModel], { description: 'its processes, read now', complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => [ProcessModel], { description: 'its processes, read now', complexity: listCost(100) })
   @Allow('viewer')
-  processes(@Parent() cgroup: CgroupInfo): ProcessModel[] {
-    return this.processService.existing(cgroup.processes);
+  processes(@Parent() cgroup: CgroupInfo, @Context('req') req: NsgateRequest): ProcessModel[] {
+    return this.processService.existing(cgroup.processes, requestReads(req));
   }
 
   @Mutation(() => LimitsChangeModel, { description: 'Change limits; before and after as the kernel reads them back' })

@@ -6,12 +6,13 @@ import { CgroupsService } from '../cgroups/cgroups.service.js';
 import type { Page } from '../common/pagination.js';
 import { perRequest } from '../common/request-cache.js';
 import type { NsgateRequest } from '../common/request-context.js';
+import { listCost, pageCost } from '../graphql/query-cost.js';
 import type { CgroupInfo } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import type { NamespaceType } from '../kernel/procfs/namespace-types.js';
 import { NamespaceModel } from '../namespaces/namespace.models.js';
 import { ProcessModel } from '../processes/process.models.js';
-import { ProcessesService } from '../processes/processes.service.js';
+import { ProcessesService, requestReads } from '../processes/processes.service.js';
 import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
@@ -28,7 +29,7 @@ export class ContainersResolver {
     private readonly cgroupService: CgroupsService,
   ) {}
 
-  @Query(() => ContainerPageGqlModel, { complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity })
+  @Query(() => ContainerPageGqlModel, { complexity: pageCost('containers') })
   @Allow('viewer')
   containers(@Args() query: ContainerListQuery): Promise<Page<ContainerModel> & { stale: boolean }> {
     return this.service.list({ ...query, stats: false });
@@ -40,12 +41,12 @@ export class ContainersResolver {
     return this.service.get(id);
   }
 
-  @ResolveField(() => [ProcessModel], { complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => [ProcessModel], { complexity: listCost(100) })
   @Allow('viewer')
-  async processes(@Parent() container: ContainerModel): Promise<ProcessModel[]> {
+  async processes(@Parent() container: ContainerModel, @Context('req') req: NsgateRequest): Promise<ProcessModel[]> {
     if (container.pid === null) return [];
     const top = await this.service.top(container.id);
-    return this.processService.existing(top.processes.map((p) => p.pid));
+    return this.processService.existing(top.processes.map((p) => p.pid), requestReads(req));
   }
 
   @ResolveField(() => CgroupModel, { nullable: true, description: 'its own cgroup' })
@@ -60,10 +61,14 @@ export class ContainersResolver {
     }
   }
 
-  @ResolveField(() => [ContainerModel], { description: 'the containers it shares any namespace with', complexity: ({ childComplexity }) => 20 * childComplexity })
+  @ResolveField(() => [ContainerModel], {
+    description:
+      "the containers it shares a namespace with, other than the host's own (on a host without user namespaces every container is in the host's user namespace: that says nothing about these two)",
+    complexity: listCost(20),
+  })
   @Allow('viewer')
   async sharesWith(@Parent() container: ContainerModel, @Context('req') req: NsgateRequest): Promise<ContainerModel[]> {
-    const ids = new Set(container.sharedNamespaces.flatMap((s) => s.with).filter((id) => id !== 'host'));
+    const ids = new Set(container.sharedNamespaces.filter((s) => !s.with.includes('host')).flatMap((s) => s.with));
     return (await everyContainer(req, this.service)).filter((c) => ids.has(c.id));
   }
 

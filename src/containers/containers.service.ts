@@ -53,6 +53,11 @@ export class ContainersService {
     return { id: c.id, name: c.name, pid: c.pid, startTimeTicks: c.startTimeTicks, env: c.env };
   }
 
+  /** The id of a container named by id, unique id prefix or name, running or not. */
+  async idOf(idOrName: string): Promise<string> {
+    return (await this.index.resolve(idOrName)).id;
+  }
+
   async all(): Promise<ContainerModel[]> {
     const views = (await this.index.all()).map((c) => this.views.view(c));
     return this.views.withSharing(views, views, this.index.hostNamespaces());
