@@ -3,7 +3,7 @@ import { type ContainerEvent, type ContainerInspect, pickContainer } from '../do
 import { hostNamespaceInodes } from '../exec/pin.js';
 import { type CgroupMembership, readProcessCgroups } from '../procfs/cgroup.js';
 import { type NamespaceInodes, readNamespaceInodes } from '../procfs/namespace-links.js';
-import { readProcessStat } from '../procfs/stat.js';
+import { samePidIncarnation, startTimeOf } from '../procfs/start-time.js';
 import { recogniseMemberships } from './runtimes.js';
 
 /*
@@ -73,22 +73,6 @@ export interface LiveModelOptions {
 
 /** Docker's container actions that can change what the model holds. */
 export const MODEL_ACTIONS = ['create', 'start', 'restart', 'die', 'destroy', 'update', 'rename', 'oom', 'pause', 'unpause'] as const;
-
-/** A pid's start time now, or null when it is gone or a zombie (a zombie init is a dead container). */
-export function startTimeOf(procRoot: string, pid: number): number | null {
-  try {
-    const stat = readProcessStat(pid, { procRoot });
-    return stat.state === 'Z' || stat.state === 'X' ? null : stat.startTimeTicks;
-  } catch (err) {
-    if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
-/** True while `pid` is still the process that had `startTimeTicks`. */
-export function samePidIncarnation(procRoot: string, pid: number, startTimeTicks: number): boolean {
-  return startTimeOf(procRoot, pid) === startTimeTicks;
-}
 
 export class LiveContainers {
   private readonly byId = new Map<string, LiveContainer>();
