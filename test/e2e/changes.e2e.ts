@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './support/app.js';
+import { EventsService } from '../../src/events/events.service.js';
+import { startTestApp, type TestApp, waitFor } from './support/app.js';
 import { cgroupDir, cgroupHierarchies } from './support/cgroupfs.js';
 import { makeTestCgroup, type TestCgroup } from './support/cgroups.js';
 import { dockerJson, removeContainer, runContainer, TEST_IMAGE, type TestContainer } from './support/docker.js';
@@ -85,6 +86,13 @@ describe('changes a tuner can trust', () => {
       .filter((l) => l.stage === 'completed');
   const completed = (action: string, target?: string) =>
     auditLines().filter((l) => l.result === 'ok' && l.action === action && (target === undefined || l.target === target)).length;
+
+  /** limits.changed events the running app published for a target (its replay buffer). */
+  const changedEvents = (target: string) =>
+    t.app
+      .get(EventsService)
+      .bus.replay(0)
+      .events.filter((e) => e.type === 'limits.changed' && e.target === target);
 
   /** The app on this file's own state folder (a fresh tokens file each start: the same token names, new secrets). */
   const start = () =>
@@ -186,12 +194,14 @@ describe('changes a tuner can trust', () => {
     // audited as a dry run, not as a change (so no limits.changed event either)
     expect(completed('cgroup.limits')).toBe(changesBefore);
     expect(completed('cgroup.limits.dry-run', `cgroup:${path}`)).toBe(1);
+    expect(changedEvents(`cgroup:${path}`)).toEqual([]);
 
     const real = await t.http().patch(url(path, 'limits')).set(as(t.tokens.operator)).send(body);
     expect(real.status).toBe(200);
     expect(real.body.dryRun).toBe(false);
     expect(real.body.writes).toEqual(dry.body.writes);
     expect(readFileSync(pidsFile(path), 'utf8').trim()).toBe('77');
+    expect(changedEvents(`cgroup:${path}`)).toHaveLength(1);
 
     // preflight: a cpuset outside the parent's and a memory limit above the parent's; still nothing written
     const after = kernelFiles(path);
@@ -238,6 +248,7 @@ describe('changes a tuner can trust', () => {
     expect(readFileSync(pidsFile(path), 'utf8').trim()).toBe('66');
     expect(completed('cgroup.limits', `cgroup:${path}`)).toBe(1);
     expect(completed('cgroup.limits.replay', `cgroup:${path}`)).toBe(1);
+    expect(changedEvents(`cgroup:${path}`)).toHaveLength(1);
 
     const other = await t.http().patch(url(path, 'limits')).set(as(t.tokens.operator)).set('idempotency-key', key).send({ pids: { max: 56 } });
     expect(other.status).toBe(422);
@@ -318,6 +329,9 @@ describe('changes a tuner can trust', () => {
     expect(completed('changes.apply')).toBe(batchesBefore + 1);
     const line = auditLines().filter((l) => l.action === 'changes.apply').pop()!;
     expect((line.after as { target: string }[]).map((i) => i.target)).toEqual([`cgroup:${a}`, `container:${db.name}`]);
+    // one limits.changed per item (containers named by their full id), none for the refused batches
+    await waitFor(async () => changedEvents(`container:${db.id}`).length > 0);
+    expect(changedEvents(`cgroup:${a}`).map((e) => (e.data.after as { pids: { max: number } }).pids.max)).toEqual([33]);
 
     // GraphQL: applyChanges, a dry run with typed limits
     const gql = await t.graphql(
