@@ -255,6 +255,16 @@ describe('changes a tuner can trust', () => {
     expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(readFileSync(pidsFile(path), 'utf8').trim()).toBe('66');
 
+    // GraphQL: idempotencyKey, the same rules
+    const gql = (max: string) => t.graphql(`mutation { setCgroupLimits(path: "${path}", limits: {pids: {max: "${max}"}}, idempotencyKey: "${key}-gql") { version after { pids { max } } } }`, t.tokens.operator);
+    const g1 = await gql('44');
+    expect(g1.body.errors).toBeUndefined();
+    writeFileSync(pidsFile(path), '66');
+    const g2 = await gql('44');
+    expect(g2.body.data).toEqual(g1.body.data);
+    expect(readFileSync(pidsFile(path), 'utf8').trim()).toBe('66');
+    expect((await gql('45')).body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+
     // a restart on the same state folder
     await t.app.close();
     t = await start();
@@ -264,7 +274,8 @@ describe('changes a tuner can trust', () => {
     expect(afterRestart.body).toEqual(first.body);
     expect(readFileSync(pidsFile(path), 'utf8').trim()).toBe('66');
     expect((await t.http().patch(url(path, 'limits')).set(as(t.tokens.operator)).set('idempotency-key', key).send({ pids: { max: 57 } })).status).toBe(422);
-    expect(completed('cgroup.limits', `cgroup:${path}`)).toBe(1);
+    // one REST write and one GraphQL write, whatever was replayed
+    expect(completed('cgroup.limits', `cgroup:${path}`)).toBe(2);
     // the key is the caller's: another caller with the same key makes its own change
     const admin = await t.http().patch(url(path, 'limits')).set(as(t.tokens.admin)).set('idempotency-key', key).send(body);
     expect(admin.status).toBe(200);
