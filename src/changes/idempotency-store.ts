@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import { NsgateError } from '../kernel/errors.js';
+import { canonicalJson } from './limits-version.js';
 
 /** Bounds of the store: what one caller can make nsgate keep on disk. */
 export interface IdempotencyLimits {
@@ -87,7 +88,8 @@ export class IdempotencyStore implements OnModuleInit {
       throw new NsgateError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 255 printable ASCII characters', { length: key.length });
     }
     const id = createHash('sha256').update(`${scope}\n${key}`).digest('hex');
-    const fingerprint = createHash('sha256').update(JSON.stringify(body ?? null)).digest('hex');
+    // the same JSON in another key order is the same body
+    const fingerprint = createHash('sha256').update(canonicalJson(body ?? null)).digest('hex');
     const now = Date.now();
     const found = await this.read(id, now);
     if (found) {

@@ -27,17 +27,20 @@ describe('IdempotencyStore', () => {
     const work = async () => ({ n: ++runs });
     expect(await store.once('ops\nPATCH /a', 'k1', { x: 1 }, work)).toEqual({ answer: { n: 1 }, replayed: false });
     expect(await store.once('ops\nPATCH /a', 'k1', { x: 1 }, work)).toEqual({ answer: { n: 1 }, replayed: true });
+    // the same body with its keys in another order is the same body
+    expect((await store.once('ops\nPATCH /b', 'k2', { a: 1, b: { c: 2, d: 3 } }, work)).replayed).toBe(false);
+    expect((await store.once('ops\nPATCH /b', 'k2', { b: { d: 3, c: 2 }, a: 1 }, work)).replayed).toBe(true);
     expect(await codeOf(store.once('ops\nPATCH /a', 'k1', { x: 2 }, work))).toBe('IDEMPOTENCY_KEY_REUSED');
     // another caller or route: its own key space
     expect((await store.once('admin\nPATCH /a', 'k1', { x: 2 }, work)).replayed).toBe(false);
-    expect(runs).toBe(2);
+    expect(runs).toBe(3);
     const files = readdirSync(join(dataDir, 'idempotency'));
-    expect(files).toHaveLength(2);
+    expect(files).toHaveLength(3);
     expect(statSync(join(dataDir, 'idempotency', files[0]!)).mode & 0o777).toBe(0o600);
     // a new store on the same folder (a restart) remembers
     const again = await storeIn(dataDir);
     expect(await again.store.once('ops\nPATCH /a', 'k1', { x: 1 }, work)).toEqual({ answer: { n: 1 }, replayed: true });
-    expect(runs).toBe(2);
+    expect(runs).toBe(3);
   });
 
   it('keeps failures out (a retry runs again), refuses a key in use and malformed keys', async () => {
