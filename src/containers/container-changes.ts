@@ -17,7 +17,7 @@ import {
 } from '../kernel/docker/containers.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
-import { ContainerIndex } from './container-index.js';
+import { ContainerIndex, type IndexedContainer } from './container-index.js';
 import type { ContainerLimitsChangeModel, EngineLimitsModel } from './container.models.js';
 import { parseBytes } from '../kernel/cgroups/units.js';
 import type { ContainerLimitsBody } from './dto/container.dto.js';
@@ -67,14 +67,28 @@ export class ContainerChanges {
     return (await this.index.resolve(idOrName)).id;
   }
 
+  /**
+   * The version reads show (GET one container, GraphQL limitsVersion), without asking the engine:
+   * its values as the live model last inspected them (it re-inspects on the engine's update
+   * events, and after nsgate's own changes). Should the model lag, a change's precondition (which
+   * asks the engine) answers 412 with the current version: never a change on stale values.
+   */
+  readVersion(c: IndexedContainer): string | null {
+    if (c.source !== 'engine' || !c.engineLimits) return null;
+    return limitsVersion(this.valuesOf(c.engineLimits, c.pid !== null ? c.cgroupPath : null));
+  }
+
   /** What the engine and the kernel hold for the container now, and their version (one engine call). */
   async current(idOrName: string): Promise<{ id: string; cgroupPath: string | null; values: { engine: DockerLimits; kernel: Limits | null }; version: string }> {
     const c = await this.index.resolve(idOrName);
     const info = await inspectContainer(this.engine, c.id);
-    const path = info.State?.Running ? c.cgroupPath : null;
-    const kernel = path && this.system.exists(path) ? this.system.readLimits(path) : null;
-    const values = { engine: dockerLimitsOf(info), kernel };
+    const path = info.State?.Running && c.pid !== null ? c.cgroupPath : null;
+    const values = this.valuesOf(dockerLimitsOf(info), path);
     return { id: c.id, cgroupPath: path, values, version: limitsVersion(values) };
+  }
+
+  private valuesOf(engine: DockerLimits, cgroupPath: string | null): { engine: DockerLimits; kernel: Limits | null } {
+    return { engine, kernel: cgroupPath && this.system.exists(cgroupPath) ? this.system.readLimits(cgroupPath) : null };
   }
 
   async apply(idOrName: string, body: ContainerLimitsBody, options: ChangeOptions = {}): Promise<ContainerChangeAnswer> {
@@ -89,6 +103,8 @@ export class ContainerChanges {
       checkPrecondition(options.ifVersion, target, now);
       if (options.dryRun) return this.plan(target, now, change);
       const result = await updateContainerLimits(this.engine, c.id, change);
+      // reads take the engine's values from the live model: bring it up to date before answering
+      await this.index.model.refresh(c.id);
       const after = now.cgroupPath && this.system.exists(now.cgroupPath) ? this.system.readLimits(now.cgroupPath) : null;
       return {
         id: result.id,
@@ -119,7 +135,10 @@ export class ContainerChanges {
       if (key === 'memorySwap' || key === 'pidsLimit') back[key] = was ?? -1;
       else if (was !== null) back[key as 'memory' | 'nanoCpus' | 'cpuShares'] = was;
     }
-    if (Object.keys(back).length) await updateContainerLimits(this.engine, answer.id, back);
+    if (Object.keys(back).length) {
+      await updateContainerLimits(this.engine, answer.id, back);
+      await this.index.model.refresh(answer.id);
+    }
   }
 
   /** False when the change sets a limit the engine cannot take back (memory, cpus, shares that were unset). */

@@ -41,7 +41,8 @@ export class ContainersController {
   @ApiOkResponse({ type: ContainerModel })
   async one(@Param('idOrName') idOrName: string): Promise<ContainerModel> {
     const view = await this.containers.get(idOrName);
-    return view.source === 'engine' ? { ...view, limitsVersion: (await this.changes.current(view.id)).version } : view;
+    const version = this.changes.readVersion(await this.containers.indexed(view.id));
+    return version === null ? view : { ...view, limitsVersion: version };
   }
 
   @Get(':idOrName/top')

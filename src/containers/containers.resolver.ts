@@ -108,7 +108,7 @@ export class ContainersResolver {
   @ResolveField(() => String, { nullable: true, description: "the version of its limits (the engine's and the kernel's values): give it as ifVersion; null for other runtimes' containers" })
   @Allow('viewer')
   async limitsVersion(@Parent() container: ContainerModel): Promise<string | null> {
-    return container.source === 'engine' ? (await this.changes.current(container.id)).version : null;
+    return this.changes.readVersion(await this.service.indexed(container.id));
   }
 }
 

@@ -66,6 +66,11 @@ export class ContainersService {
     return shared!;
   }
 
+  /** The container as the index holds it (no engine call). */
+  indexed(idOrName: string): Promise<IndexedContainer> {
+    return this.index.resolve(idOrName);
+  }
+
   /** A running container's pid (checked against its start time) and cgroup, from the index alone: top and stats need no full view. */
   private async running(idOrName: string): Promise<IndexedContainer & { pid: number; cgroupPath: string }> {
     const c = await this.index.resolve(idOrName);
