@@ -1,6 +1,6 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor, UseInterceptors } from '@nestjs/common';
 import { GqlExecutionContext } from '@nestjs/graphql';
-import { from, lastValueFrom, type Observable } from 'rxjs';
+import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { markAuditAs } from '../audit/audit-as.js';
 import { isGraphql, requestOf } from '../common/request-context.js';
 import { etagOf } from './limits-version.js';
@@ -53,7 +53,8 @@ export class ChangeInterceptor implements NestInterceptor {
       if (reply && typeof version === 'string') reply.header('etag', etagOf(version));
       return answer;
     };
-    return from(run());
+    // on subscription, like the handler itself: nothing runs before the audit's received line is on disk
+    return defer(run);
   }
 }
 

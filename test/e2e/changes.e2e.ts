@@ -124,8 +124,10 @@ describe('changes a tuner can trust', () => {
     const got = await t.http().get(url(path)).set(as(t.tokens.viewer));
     const read = got.body.limitsVersion as string;
     expect(read).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    // the GET's ETag is the representation's (usage moves it); the limits version is the body's
+    // the GET's ETag is the representation's (usage moves it); the limits version is the body's, and GraphQL's
     expect(got.headers.etag).toBeDefined();
+    const viaGraphql = await t.graphql(`{ cgroup(path: "${path}") { limitsVersion } }`, t.tokens.viewer);
+    expect(viaGraphql.body.data).toEqual({ cgroup: { limitsVersion: read } });
 
     const ok = await t.http().patch(url(path, 'limits')).set(as(t.tokens.operator)).set('if-match', `"${read}"`).send({ pids: { max: 60 } });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
@@ -159,6 +161,7 @@ describe('changes a tuner can trust', () => {
     expect(got.status).toBe(200);
     const read = got.body.limitsVersion as string;
     expect(read).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect((await t.graphql(`{ container(id: "${db.id}") { limitsVersion } }`, t.tokens.viewer)).body.data).toEqual({ container: { limitsVersion: read } });
     // docker update from elsewhere moves the version
     const { docker } = await import('./support/docker.js');
     await docker(['update', '--pids-limit', '120', db.id]);
