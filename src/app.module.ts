@@ -5,6 +5,8 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module.js';
+import { ChangesModule } from './changes/changes.module.js';
+import { IdempotencyModule } from './changes/idempotency.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { GlobalExceptionFilter } from './common/exception.filter.js';
 import { validationPipe } from './common/validation.js';
@@ -38,6 +40,8 @@ export class AppModule {
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
         AuthModule,
         AuditModule,
+        IdempotencyModule,
+        ChangesModule,
         MetricsModule,
         EngineModule,
         QueryCostModule,

@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
+import { CHANGE_ANSWER_DOCS, LimitWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 
 const n = { type: Number, nullable: true } as const;
 
@@ -113,6 +114,7 @@ export class CgroupModel {
   @Field(() => StatsModel) @ApiProperty({ type: StatsModel }) stats: StatsModel;
   @Field(() => [Int], { name: 'pids' }) @ApiProperty({ type: [Number], description: 'pids in cgroup.procs, across hierarchies' }) processes: number[];
   @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true, enum: ['thawed', 'freezing', 'frozen'] }) freezer: string | null;
+  @ApiProperty({ required: false, description: 'the version of its limits (a hash of what the kernel holds; usage does not move it): send it as If-Match' }) limitsVersion?: string;
 }
 
 @ObjectType('CgroupNode')
@@ -134,6 +136,11 @@ export class CgroupPageModel {
 export class LimitsChangeModel {
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) before: LimitsModel;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel)' }) after: LimitsModel;
+  @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
+  @Field({ description: CHANGE_ANSWER_DOCS.dryRun }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.dryRun }) dryRun: boolean;
+  @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
+  @Field(() => [LimitWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [LimitWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: LimitWriteModel[];
+  @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
 }
 
 @ObjectType('CgroupAction')

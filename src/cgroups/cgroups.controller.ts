@@ -1,14 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
 import { CurrentCaller } from '../common/caller.decorator.js';
-import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
+import type { CgroupInfo } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
 import { auditAction, auditTarget, cgroupPathOf, splitAction } from './cgroup-route.js';
 import { CgroupsService } from './cgroups.service.js';
+import { CgroupChanges, type CgroupChangeAnswer } from './cgroup-changes.js';
+import { ChangeRoute } from '../changes/change.interceptor.js';
+import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
+import { limitsVersion, parseIfMatch } from '../changes/limits-version.js';
 import { CgroupListQuery } from './dto/cgroup-list.query.js';
 import { CreateCgroupBody, MoveProcessBody, SetLimitsBody } from './dto/limits.input.js';
 
@@ -21,7 +25,10 @@ const PATH_PARAM = { name: '*', description: 'the cgroup path as /proc/PID/cgrou
 @ApiTags('cgroups')
 @Controller('v1/cgroups')
 export class CgroupsController {
-  constructor(private readonly cgroups: CgroupsService) {}
+  constructor(
+    private readonly cgroups: CgroupsService,
+    private readonly changes: CgroupChanges,
+  ) {}
 
   @Get()
   @Allow('viewer')
@@ -36,8 +43,9 @@ export class CgroupsController {
   @ApiParam(PATH_PARAM)
   @ApiOperation({ summary: 'One cgroup: limits, usage and stats (memory, cpu, pids, io, PSI), processes, freezer state' })
   @ApiOkResponse({ type: CgroupModel })
-  get(@Param('*') rest: string): CgroupInfo {
-    return this.cgroups.get(cgroupPathOf(rest));
+  get(@Param('*') rest: string): CgroupInfo & { limitsVersion: string } {
+    const info = this.cgroups.get(cgroupPathOf(rest));
+    return { ...info, limitsVersion: limitsVersion(info.limits) };
   }
 
   @Put('*')
@@ -63,14 +71,16 @@ export class CgroupsController {
   @Patch('*')
   @Allow('operator')
   @Audit('cgroup.limits', auditTarget)
+  @ChangeRoute()
   @ApiParam({ ...PATH_PARAM, example: 'nsgate/batch/-/limits' })
-  @ApiOperation({ summary: '{path}/-/limits: change limits; answers {before, after} as the kernel reads them back' })
+  @ApiOperation({ summary: '{path}/-/limits: change limits; answers {before, after} as the kernel reads them back, the new version (also as ETag) and the writes made' })
+  @ApiChangeParams()
   @ApiBody({ type: SetLimitsBody })
   @ApiOkResponse({ type: LimitsChangeModel })
-  patch(@Param('*') rest: string, @Body() body: SetLimitsBody): Promise<LimitsUpdate> {
+  patch(@Param('*') rest: string, @Body() body: SetLimitsBody, @Headers('if-match') ifMatch?: string, @Query('dryRun') dryRun?: string): Promise<CgroupChangeAnswer> {
     const { path } = splitAction(rest, ['limits']);
     const { force, ...limits } = body;
-    return this.cgroups.setLimits(path, limits, force ?? false);
+    return this.changes.apply(path, limits, { force: force ?? false, ifVersion: parseIfMatch(ifMatch), dryRun: parseDryRun(dryRun) });
   }
 
   @Post('*')

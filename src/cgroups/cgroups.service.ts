@@ -43,10 +43,6 @@ export class CgroupsService {
     return { path, result: 'deleted' };
   }
 
-  setLimits(path: string, limits: unknown, force: boolean): Promise<LimitsUpdate> {
-    return this.system.setLimits(path, limits, { force });
-  }
-
   /** Only an admin may pull a process out of cgroups nsgate does not manage. */
   async move(path: string, pid: number, caller: Caller): Promise<CgroupActionModel> {
     const moved = await this.system.moveProcess(path, pid, { fromUnmanaged: roleSatisfies(caller.role, 'admin') });

@@ -2,6 +2,7 @@ import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
 import { LimitsModel } from '../cgroups/cgroup.models.js';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
+import { CHANGE_ANSWER_DOCS, EngineWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 import { AncestorModel, NamespaceInodesModel, ProcessCgroupModel } from '../processes/process.models.js';
 import { FindingModel, ProcessSecurityModel } from '../security/security.models.js';
 
@@ -29,6 +30,7 @@ export class ContainerModel {
   @Field({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   @ApiProperty({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   stale: boolean;
+  @ApiProperty({ required: false, description: "GET one container: the version of its limits (the engine's and the kernel's values; usage does not move it): send it as If-Match" }) limitsVersion?: string;
 }
 
 @ObjectType('ContainerMemoryStats')
@@ -112,6 +114,11 @@ export class ContainerLimitsChangeModel {
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, before' }) engineBefore: EngineLimitsModel;
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, after' }) engineAfter: EngineLimitsModel;
   @Field(() => [String]) @ApiProperty({ type: [String] }) warnings: string[];
+  @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
+  @Field({ description: CHANGE_ANSWER_DOCS.dryRun }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.dryRun }) dryRun: boolean;
+  @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
+  @Field(() => [EngineWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [EngineWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: EngineWriteModel[];
+  @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
 }
 
 @ObjectType('ContainerSecurity')

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Param, Patch, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -13,12 +13,19 @@ import {
   type ContainerWithStatsModel,
 } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
+import { ChangeRoute } from '../changes/change.interceptor.js';
+import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
+import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 
 @ApiTags('containers')
 @Controller('v1/containers')
 export class ContainersController {
-  constructor(private readonly containers: ContainersService) {}
+  constructor(
+    private readonly containers: ContainersService,
+    private readonly changes: ContainerChanges,
+  ) {}
 
   @Get()
   @Allow('viewer')
@@ -32,8 +39,10 @@ export class ContainersController {
   @Allow('viewer')
   @ApiOperation({ summary: 'One container (id, unique id prefix of 4+ hex digits, or name), and which namespaces it shares with whom' })
   @ApiOkResponse({ type: ContainerModel })
-  one(@Param('idOrName') idOrName: string): Promise<ContainerModel> {
-    return this.containers.get(idOrName);
+  async one(@Param('idOrName') idOrName: string): Promise<ContainerModel> {
+    const view = await this.containers.get(idOrName);
+    const version = this.changes.readVersion(await this.containers.indexed(view.id));
+    return version === null ? view : { ...view, limitsVersion: version };
   }
 
   @Get(':idOrName/top')
@@ -63,9 +72,11 @@ export class ContainersController {
   @Patch(':idOrName/limits')
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.params.idOrName)}`)
-  @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel' })
+  @ChangeRoute()
+  @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel; answers the new version (also as ETag) and the engine fields sent' })
+  @ApiChangeParams()
   @ApiOkResponse({ type: ContainerLimitsChangeModel })
-  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    return this.containers.updateLimits(idOrName, body);
+  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody, @Headers('if-match') ifMatch?: string, @Query('dryRun') dryRun?: string): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(idOrName, body, { ifVersion: parseIfMatch(ifMatch), dryRun: parseDryRun(dryRun) });
   }
 }

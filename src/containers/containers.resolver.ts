@@ -15,6 +15,9 @@ import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService, requestReads } from '../processes/processes.service.js';
 import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
+import { ChangeRoute } from '../changes/change.interceptor.js';
+import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 
 function everyContainer(req: NsgateRequest, service: ContainersService): Promise<ContainerModel[]> {
@@ -27,6 +30,7 @@ export class ContainersResolver {
     private readonly service: ContainersService,
     private readonly processService: ProcessesService,
     private readonly cgroupService: CgroupsService,
+    private readonly changes: ContainerChanges,
   ) {}
 
   @Query(() => ContainerPageGqlModel, { complexity: pageCost('containers') })
@@ -90,11 +94,26 @@ export class ContainersResolver {
     return container.pid === null ? null : this.service.security(container.id);
   }
 
-  @Mutation(() => ContainerLimitsChangeModel, { description: 'Through the engine, as docker update; read back from the kernel' })
+  @Mutation(() => ContainerLimitsChangeModel, {
+    description: 'Through the engine, as docker update; read back from the kernel (ifVersion: precondition; dryRun: plan and preflight only; idempotencyKey: replay the first answer)',
+  })
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
-  updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    return this.service.updateLimits(id, limits);
+  @ChangeRoute()
+  updateContainerLimits(
+    @Args('id') id: string,
+    @Args('limits') limits: ContainerLimitsBody,
+    @Args('ifVersion', { nullable: true, type: () => String, description: 'change only if the limits version is still this one; "*" = any' }) ifVersion?: string,
+    @Args('dryRun', { nullable: true, type: () => Boolean, description: 'answer the plan and the preflight; write nothing' }) dryRun?: boolean,
+    @Args('idempotencyKey', { nullable: true, type: () => String, description: 'replays the first answer of the same key and arguments within 24 h' }) _idempotencyKey?: string,
+  ): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(id, limits, { ifVersion: parseIfMatch(ifVersion), dryRun: dryRun ?? false });
+  }
+
+  @ResolveField(() => String, { nullable: true, description: "the version of its limits (the engine's and the kernel's values): give it as ifVersion; null for other runtimes' containers" })
+  @Allow('viewer')
+  async limitsVersion(@Parent() container: ContainerModel): Promise<string | null> {
+    return this.changes.readVersion(await this.service.indexed(container.id));
   }
 }
 

@@ -4,6 +4,7 @@ import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { MAX_PID } from '../../common/pid.pipe.js';
+import { withChangeArgs } from '../../changes/change.models.js';
 
 /*
  * The shapes callers send. Values are checked (units, minimums, the host's CPUs) by the
@@ -81,7 +82,7 @@ export class CgroupPathArgs {
 }
 
 @ArgsType()
-export class SetLimitsArgs extends CgroupPathArgs {
+export class SetLimitsArgs extends withChangeArgs(CgroupPathArgs) {
   @Field(() => LimitsInputModel)
   @ValidateNested()
   @Type(() => LimitsInputModel)

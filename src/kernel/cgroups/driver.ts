@@ -137,6 +137,12 @@ export type FreezeState = 'thawed' | 'freezing' | 'frozen';
 export interface SetLimitsOptions {
   /** v2 only: allow memory.max below current usage (the kernel then reclaims, and OOM-kills if it cannot). */
   force?: boolean;
+  /** Decide every write but make none (see WriteJournal). */
+  dryRun?: boolean;
+  /** Told of each file write, in order (see WriteJournal). */
+  onWrite?: (write: { file: string; from: string; to: string }) => void;
+  /** Called under the cgroup's lock with the limits read just before the first write; throws to refuse (If-Match). */
+  precondition?: (before: Limits) => void;
 }
 
 export interface TimeoutOptions {

@@ -2,7 +2,7 @@ import { NsgateError } from '../errors.js';
 import { type HostTopology, readHostTopology } from './cpuset.js';
 import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChange, SetLimitsOptions, StatGroup, Stats } from './driver.js';
 import { CgroupFiles } from './files.js';
-import { sleep } from './journal.js';
+import { type LimitWrite, sleep } from './journal.js';
 import { movedFields, parseLimitsInput } from './limits.js';
 import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, membershipOf, readCgroupMounts } from './mounts.js';
 import { cgroupMutex, type KeyedMutex } from './mutex.js';
@@ -74,6 +74,8 @@ export interface CgroupInfo {
 export interface LimitsUpdate {
   before: Limits;
   after: Limits;
+  /** The files written, in order, each with the value it held and the value written (a dry run: would write). */
+  writes?: LimitWrite[];
 }
 
 export interface CreateOptions {
@@ -331,9 +333,13 @@ export class CgroupSystem {
         const present = this.requireExists(path);
         try {
           const before = this.limitsOf(path);
-          await this.applyPlan(path, plan, before, options);
+          options.precondition?.(before);
+          const writes: LimitWrite[] = [];
+          await this.applyPlan(path, plan, before, { ...options, onWrite: (w) => (writes.push(w), options.onWrite?.(w)) });
+          // a dry run changed nothing: its after is the before, its writes the plan
+          if (options.dryRun) return { before, after: before, writes };
           // read back what the change touched; the rest is as read a moment ago under the same lock
-          return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) } };
+          return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) }, writes };
         } catch (err) {
           throw this.goneIfVanished(err, path, present);
         }

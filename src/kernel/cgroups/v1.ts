@@ -232,8 +232,8 @@ export class V1Driver implements CgroupDriver {
     };
   }
 
-  async writeLimits(path: string, change: LimitsChange, _options: SetLimitsOptions = {}): Promise<void> {
-    const journal = new WriteJournal();
+  async writeLimits(path: string, change: LimitsChange, options: SetLimitsOptions = {}): Promise<void> {
+    const journal = new WriteJournal(options);
     try {
       if (change.memory) await this.writeMemory(path, change.memory, journal);
       if (change.cpu) await this.writeCpu(path, change.cpu, journal);
@@ -388,7 +388,8 @@ export class V1Driver implements CgroupDriver {
       try {
         await journal.write(dir, file, value, dir.read(file).trim());
       } catch (err) {
-        if (kernelErrno(err) === 'EINVAL' || kernelErrno(err) === 'ENOSPC') {
+        // v1 cpuset answers EACCES (not EINVAL) for a list that is not within the parent's
+        if (kernelErrno(err) === 'EINVAL' || kernelErrno(err) === 'ENOSPC' || kernelErrno(err) === 'EACCES') {
           throw new NsgateError('LIMIT_INVALID', `the kernel refused ${file} ${value}: it must be within the parent's`, {
             path,
             field: file,

@@ -187,7 +187,7 @@ export class V2Driver implements CgroupDriver {
 
   async writeLimits(path: string, change: LimitsChange, options: SetLimitsOptions = {}): Promise<void> {
     const dir = this.requireDir(path);
-    const journal = new WriteJournal();
+    const journal = new WriteJournal(options);
     const write = async (file: string, value: string): Promise<void> => {
       const previous = dir.read(file).trim();
       try {
