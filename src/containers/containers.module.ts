@@ -5,13 +5,14 @@ import { ContainersController } from './containers.controller.js';
 import { ContainersResolver, NamespaceContainersResolver } from './containers.resolver.js';
 import { ContainersService } from './containers.service.js';
 import { ContainerIndex } from './container-index.js';
+import { ContainerMetrics } from './container-metrics.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
 
 @Module({
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
-  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver],
+  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainerMetrics, ContainersService, ContainersResolver, NamespaceContainersResolver],
   exports: [ContainersService],
 })
 export class ContainersModule {}
