@@ -301,10 +301,11 @@ export class ContainerMetrics implements OnModuleInit {
     for (const c of containers) {
       if (c.pid === null || c.cgroupPath === null) continue;
       try {
-        // the cgroup route's own read: limits, stats and processes in one operation
-        const cgroup = this.system.get(c.cgroupPath);
+        const path = c.cgroupPath;
+        // the cgroup layer's readers, in one operation: each directory is looked up once for all three
+        const cgroup = this.system.files.operation(() => ({ stats: this.system.readStats(path), limits: this.system.readLimits(path), processes: this.system.processes(path) }));
         series.push({
-          labels: { id: c.cgroupPath, name: c.name, image: c.image ?? '' },
+          labels: { id: path, name: c.name, image: c.image ?? '' },
           usage: this.stats.usageFrom(c.pid, cgroup.stats),
           limits: cgroup.limits,
           processes: cgroup.processes.length,
