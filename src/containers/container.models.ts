@@ -90,7 +90,10 @@ export class ContainerBlkioStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) writeBytes: number | null;
 }
 
-@ObjectType('ContainerStats')
+@ObjectType('ContainerStats', {
+  description:
+    "what docker stats shows, by its names: MEM USAGE = memory.workingSet, LIMIT = memory.limit (the host's memory when null), MEM % = memory.percent, CPU % = cpu.percent, NET I/O = network.rxBytes / txBytes, BLOCK I/O = blkio, PIDS = pids.current",
+})
 export class ContainerStatsModel {
   @Field() @ApiProperty() id: string;
   @Field() @ApiProperty() name: string;
