@@ -16,6 +16,7 @@ import { ContainerStats, type ContainerUsage } from './container-stats.js';
  * Per-container series under cAdvisor's (and the kubelet's /metrics/cadvisor) names, units and
  * labels, so dashboards and alerts written for them work against nsgate unchanged:
  * `id` is the cgroup path, `name` the container's name, `image` its image as it was run.
+ * The cgroups nsgate manages get the same series, labelled by their path alone (name="", image="").
  * A scrape reads every running container once, through ContainerStats (the same reads as
  * GET /v1/containers/{id}/stats) plus its limits and process count, from the live model: the
  * engine is never asked. Differences from cAdvisor, on purpose:
@@ -27,6 +28,10 @@ import { ContainerStats, type ContainerUsage } from './container-stats.js';
  */
 
 export const BASE_LABELS = ['id', 'name', 'image'] as const;
+
+/** How far below each managed prefix, and how many managed cgroups in all, a scrape reads. */
+const MANAGED_DEPTH = 8;
+const MANAGED_MAX_NODES = 500;
 
 /** One running container as a scrape saw it. */
 export interface ContainerSeries {
@@ -317,6 +322,7 @@ export class ContainerMetrics implements OnModuleInit {
         this.logger.warn(`metrics of container ${c.name}: ${(err as Error).message}`);
       }
     }
+    this.readManaged(series);
     const snap: Snapshot = {
       containers: series,
       at: Math.floor(Date.now() / 1000),
@@ -325,6 +331,38 @@ export class ContainerMetrics implements OnModuleInit {
     };
     this.lastReadSeconds = (performance.now() - started) / 1000;
     return snap;
+  }
+
+  /**
+   * The cgroups nsgate manages (NSGATE_MANAGED_CGROUPS and below), labelled by their path with
+   * `name` and `image` empty, as cAdvisor labels cgroups that are not containers. Bounded: at most
+   * MANAGED_DEPTH levels and MANAGED_MAX_NODES cgroups a scrape; a container's cgroup is not repeated.
+   */
+  private readManaged(series: ContainerSeries[]): void {
+    const seen = new Set(series.map((s) => s.labels.id));
+    let budget = MANAGED_MAX_NODES;
+    for (const under of this.system.managed) {
+      if (budget <= 0) break;
+      let paths: string[];
+      try {
+        if (!this.system.exists(under)) continue;
+        paths = this.system.list({ under, depth: MANAGED_DEPTH, maxNodes: budget }).items.map((n) => n.path);
+      } catch (err) {
+        if (!gone(err)) this.logger.warn(`metrics of managed cgroups under ${under}: ${(err as Error).message}`);
+        continue;
+      }
+      for (const path of paths) {
+        if (seen.has(path) || budget <= 0) continue;
+        seen.add(path);
+        budget--;
+        try {
+          const cgroup = this.system.files.operation(() => ({ stats: this.system.readStats(path), limits: this.system.readLimits(path), processes: this.system.processes(path) }));
+          series.push({ labels: { id: path, name: '', image: '' }, usage: this.stats.usageFrom(null, cgroup.stats), limits: cgroup.limits, processes: cgroup.processes.length, startTimeSeconds: null });
+        } catch (err) {
+          if (!gone(err)) this.logger.warn(`metrics of cgroup ${path}: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 }
 

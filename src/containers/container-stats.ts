@@ -88,14 +88,14 @@ export class ContainerStats implements OnModuleInit, OnModuleDestroy {
     return stats ? this.usageFrom(view.pid, stats) : null;
   }
 
-  /** What usage() adds to stats already read (GET /metrics reads them with the limits, in one operation). */
-  usageFrom(pid: number, stats: Stats): ContainerUsage {
+  /** What usage() adds to stats already read (GET /metrics reads them with the limits, in one operation); no pid, no network. */
+  usageFrom(pid: number | null, stats: Stats): ContainerUsage {
     const workingSet = stats.memory ? workingSetBytes(stats.memory) : null;
     return {
       stats,
       workingSet,
       memoryPercent: stats.memory ? memoryPercent(workingSet, stats.memory.limit, this.machineMemoryBytes()) : null,
-      network: this.network(pid),
+      network: pid === null ? null : this.network(pid),
     };
   }
 
