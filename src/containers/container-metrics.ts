@@ -142,6 +142,7 @@ export const CONTAINER_FAMILIES: readonly Family[] = [
   },
   { name: 'container_memory_rss', help: 'Anonymous memory of the cgroup (v1 total_rss, v2 anon), in bytes', type: 'gauge', value: (c) => c.usage.stats.memory?.anon },
   { name: 'container_memory_cache', help: 'Page cache of the cgroup (v1 total_cache, v2 file), in bytes', type: 'gauge', value: (c) => c.usage.stats.memory?.file },
+  { name: 'container_memory_swap', help: 'Swap the cgroup uses (v1 total_swap, v2 memory.swap.current), in bytes', type: 'gauge', value: (c) => c.usage.stats.memory?.swap },
   {
     name: 'container_memory_max_usage_bytes',
     help: 'Highest memory usage recorded for the cgroup (v1 memory.max_usage_in_bytes, v2 memory.peak), in bytes',
