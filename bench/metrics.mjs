@@ -10,6 +10,7 @@
 // --timeout. See bench/README.md.
 //
 // usage: node bench/metrics.mjs [--rounds 20] [--containers 20] [--build]
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { args, build, loadavg, log, randomTag, rounded, runBench, sleep, startBenchContainers, startNsgate, summary, table, timed, useEngine, fmtMs } from './lib.mjs';
 
@@ -25,6 +26,12 @@ const opts = args(
   },
   USAGE,
 );
+
+/** utime + stime of a process in ms (fields 14 and 15 of /proc/PID/stat, in USER_HZ = 100 ticks). */
+function cpuMsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 async function main() {
   const loadBefore = loadavg();
@@ -49,6 +56,9 @@ async function main() {
   log('warm-up: 3 scrapes');
   for (let i = 0; i < 3; i++) await scrape();
 
+  // nsgate's own background work (cpu sampler, model) over as long as the rounds will take, to subtract
+  const t0 = Date.now();
+  const c0 = cpuMsOf(ns.pid);
   const client = [];
   const server = [];
   let last;
@@ -58,6 +68,12 @@ async function main() {
     server.push(last.server);
     if (opts.interval) await sleep(opts.interval);
   }
+  const scrapeCpuMs = cpuMsOf(ns.pid) - c0;
+  const wallMs = Date.now() - t0;
+  const i0 = cpuMsOf(ns.pid);
+  await sleep(wallMs);
+  const idleCpuMs = cpuMsOf(ns.pid) - i0;
+  const cpuPerScrape = Math.max(0, scrapeCpuMs - idleCpuMs) / opts.rounds;
   const loadAfter = loadavg();
   const c = summary(client);
   const s = summary(server);
@@ -74,10 +90,11 @@ async function main() {
       ],
     ),
   );
+  console.log(`nsgate cpu time per scrape: ${cpuPerScrape.toFixed(1)} ms (${scrapeCpuMs} ms during the scrapes, ${idleCpuMs} ms over as long idle; 10 ms ticks)`);
   console.log(`series present for ${last.seen}/${ids.length} bench containers`);
   console.log(
     JSON.stringify(
-      rounded({ bench: 'metrics', time: new Date().toISOString(), node: process.version, cpus: cpus().length, containers: ids.length, running: last.containers, rounds: opts.rounds, loadavg: { before: loadBefore, after: loadAfter }, ms: { client: c, server: s }, ok }),
+      rounded({ bench: 'metrics', time: new Date().toISOString(), node: process.version, cpus: cpus().length, containers: ids.length, running: last.containers, rounds: opts.rounds, loadavg: { before: loadBefore, after: loadAfter }, ms: { client: c, server: s, cpuPerScrape }, ok }),
     ),
   );
   return ok;
