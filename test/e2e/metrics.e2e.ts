@@ -1,5 +1,8 @@
 // Issue 13: GET /metrics holds cAdvisor's series for every running container and for the managed
-// cgroups, with the values the REST routes read, and drops a container's series once it stops.
+// cgroups, with the values the REST routes read (network counters per interface, from a veth pair made
+// inside a test container's own network namespace), and drops a container's series once it stops.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { makeTestCgroup, type TestCgroup } from './support/cgroups.js';
@@ -67,6 +70,50 @@ describe('GET /metrics: cAdvisor series', () => {
     expect(limit).toEqual({ labels: { id: path, name: '', image: '' }, value: made.body.limits.memory.max });
     expect(family(text, 'container_threads_max').find((s) => s.labels.id === path)?.value).toBe(7);
     expect(family(text, 'container_spec_memory_limit_bytes').find((s) => s.labels.id === root.path)?.value).toBe(0);
+  });
+
+  it("counts a container's own interfaces per interface, in /metrics and in its REST stats", async () => {
+    // a veth pair inside the container's own (empty) network namespace: what one end sends the other
+    // receives, and nothing leaves the namespace. The links go down before the reads, so the counters stand still.
+    const net = await runContainer('metrics-net', [TEST_IMAGE, 'sleep', '600']);
+    try {
+      const inNs = (...argv: string[]) => execFileSync('nsenter', ['-t', String(net.pid), '-n', 'ip', ...argv], { stdio: 'pipe' });
+      inNs('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+      inNs('addr', 'add', '10.213.0.1/24', 'dev', 'v0');
+      inNs('link', 'set', 'v0', 'up');
+      inNs('link', 'set', 'v1', 'up');
+      // nobody answers: the ARP requests for .2 go out of v0 into v1
+      await docker(['exec', net.id, 'ping', '-c', '2', '-i', '0.5', '-W', '1', '10.213.0.2']).catch(() => undefined);
+      inNs('link', 'set', 'v0', 'down');
+      inNs('link', 'set', 'v1', 'down');
+      const counters = new Map(
+        readFileSync(`/proc/${net.pid}/net/dev`, 'utf8')
+          .split('\n')
+          .filter((l) => /^\s*v[01]:/.test(l))
+          .map((l) => {
+            const f = l.split(':')[1]!.trim().split(/\s+/).map(Number);
+            return [l.split(':')[0]!.trim(), { rxBytes: f[0]!, rxPackets: f[1]!, txBytes: f[8]!, txPackets: f[9]! }] as const;
+          }),
+      );
+      const v0 = counters.get('v0')!;
+      const v1 = counters.get('v1')!;
+      expect(v0.txPackets).toBeGreaterThan(0);
+      expect(v1.rxPackets).toBeGreaterThan(0);
+
+      const text = await scrape();
+      const base = { id: `/docker/${net.id}`, name: net.name, image: TEST_IMAGE };
+      const of = (name: string, iface: string) => family(text, name).find((s) => s.labels.id === base.id && s.labels.interface === iface);
+      expect(of('container_network_transmit_packets_total', 'v0')).toEqual({ labels: { ...base, interface: 'v0' }, value: v0.txPackets });
+      expect(of('container_network_transmit_bytes_total', 'v0')?.value).toBe(v0.txBytes);
+      expect(of('container_network_receive_packets_total', 'v1')?.value).toBe(v1.rxPackets);
+      expect(of('container_network_receive_bytes_total', 'v1')?.value).toBe(v1.rxBytes);
+      // loopback is never a series
+      expect(family(text, 'container_network_receive_bytes_total').filter((s) => s.labels.id === base.id).map((s) => s.labels.interface).sort()).toEqual(['v0', 'v1']);
+      const stats = (await t.http().get(`/v1/containers/${net.name}/stats`).set(as(t.tokens.viewer))).body;
+      expect(stats.network).toMatchObject({ txBytes: v0.txBytes + v1.txBytes, rxBytes: v0.rxBytes + v1.rxBytes, txPackets: v0.txPackets + v1.txPackets, rxPackets: v0.rxPackets + v1.rxPackets });
+    } finally {
+      await removeContainer(net.id);
+    }
   });
 
   it('drops the series of a container that stopped', async () => {
