@@ -39,6 +39,8 @@ export class LimitsModel {
   @Field(() => CpusetLimitsModel, { nullable: true }) @ApiProperty({ type: CpusetLimitsModel, required: false }) cpuset?: CpusetLimitsModel;
 }
 
+const SWAP = 'swap in use, in bytes: v1 memory.stat total_swap (null without swap accounting), v2 memory.swap.current';
+
 @ObjectType('MemoryStats')
 export class MemoryStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) usage: number | null;
@@ -51,6 +53,7 @@ export class MemoryStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) file: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) kernel: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) inactiveFile: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: SWAP }) @ApiProperty({ ...n, description: SWAP }) swap: number | null;
 }
 
 @ObjectType('CpuStats')

@@ -33,11 +33,44 @@ export class ContainerModel {
   @ApiProperty({ required: false, description: "GET one container: the version of its limits (the engine's and the kernel's values; usage does not move it): send it as If-Match" }) limitsVersion?: string;
 }
 
-@ObjectType('ContainerMemoryStats')
+const USAGE = "the cgroup's memory usage, page cache included (v1 memory.usage_in_bytes, v2 memory.current); cAdvisor's container_memory_usage_bytes. Not what docker stats calls usage: that is workingSet";
+const LIMIT = "the cgroup's memory limit in bytes; null = unlimited";
+const WORKING_SET =
+  "usage minus inactive file pages (v1 total_inactive_file, v2 inactive_file): what docker stats shows as MEM USAGE, and cAdvisor's container_memory_working_set_bytes";
+const MEM_PERCENT =
+  "docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it";
+
+@ObjectType('ContainerMemoryStats', { description: 'memory as docker stats shows it, from the cgroup files' })
 export class ContainerMemoryStatsModel {
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) usage: number | null;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'null = unlimited' }) limit: number | null;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'usage minus inactive file, as docker stats shows it' }) workingSet: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: USAGE })
+  @ApiProperty({ type: Number, nullable: true, description: USAGE })
+  usage: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: LIMIT })
+  @ApiProperty({ type: Number, nullable: true, description: LIMIT })
+  limit: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: WORKING_SET })
+  @ApiProperty({ type: Number, nullable: true, description: WORKING_SET })
+  workingSet: number | null;
+  @Field(() => Float, { nullable: true, description: MEM_PERCENT })
+  @ApiProperty({ type: Number, nullable: true, description: MEM_PERCENT })
+  percent: number | null;
+}
+
+const NET = (what: string) => `${what}, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev)`;
+
+@ObjectType('ContainerNetworkStats', {
+  description:
+    "docker stats' NET I/O: the counters of the container's own network namespace. null when it uses the host's network namespace (the counters would be the host's) or it cannot be read",
+})
+export class ContainerNetworkStatsModel {
+  @Field(() => Int64Scalar, { description: NET('bytes received') }) @ApiProperty({ type: Number, description: NET('bytes received') }) rxBytes: number;
+  @Field(() => Int64Scalar, { description: NET('bytes sent') }) @ApiProperty({ type: Number, description: NET('bytes sent') }) txBytes: number;
+  @Field(() => Int64Scalar, { description: NET('packets received') }) @ApiProperty({ type: Number, description: NET('packets received') }) rxPackets: number;
+  @Field(() => Int64Scalar, { description: NET('packets sent') }) @ApiProperty({ type: Number, description: NET('packets sent') }) txPackets: number;
+  @Field(() => Int64Scalar, { description: NET('receive errors') }) @ApiProperty({ type: Number, description: NET('receive errors') }) rxErrors: number;
+  @Field(() => Int64Scalar, { description: NET('transmit errors') }) @ApiProperty({ type: Number, description: NET('transmit errors') }) txErrors: number;
+  @Field(() => Int64Scalar, { description: NET('received packets dropped') }) @ApiProperty({ type: Number, description: NET('received packets dropped') }) rxDropped: number;
+  @Field(() => Int64Scalar, { description: NET('packets to send dropped') }) @ApiProperty({ type: Number, description: NET('packets to send dropped') }) txDropped: number;
 }
 
 @ObjectType('ContainerCpuStats')
@@ -59,7 +92,10 @@ export class ContainerBlkioStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) writeBytes: number | null;
 }
 
-@ObjectType('ContainerStats')
+@ObjectType('ContainerStats', {
+  description:
+    "what docker stats shows, by its names: MEM USAGE = memory.workingSet, LIMIT = memory.limit (the host's memory when null), MEM % = memory.percent, CPU % = cpu.percent, NET I/O = network.rxBytes / txBytes, BLOCK I/O = blkio, PIDS = pids.current",
+})
 export class ContainerStatsModel {
   @Field() @ApiProperty() id: string;
   @Field() @ApiProperty() name: string;
@@ -67,6 +103,9 @@ export class ContainerStatsModel {
   @Field(() => ContainerCpuStatsModel) @ApiProperty({ type: ContainerCpuStatsModel }) cpu: ContainerCpuStatsModel;
   @Field(() => ContainerPidsStatsModel) @ApiProperty({ type: ContainerPidsStatsModel }) pids: ContainerPidsStatsModel;
   @Field(() => ContainerBlkioStatsModel) @ApiProperty({ type: ContainerBlkioStatsModel }) blkio: ContainerBlkioStatsModel;
+  @Field(() => ContainerNetworkStatsModel, { nullable: true, description: 'null when it uses the host network namespace' })
+  @ApiProperty({ type: ContainerNetworkStatsModel, nullable: true, description: 'null when it uses the host network namespace' })
+  network: ContainerNetworkStatsModel | null;
   @Field() @ApiProperty({ description: 'ISO 8601' }) readAt: string;
 }
 

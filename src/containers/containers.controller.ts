@@ -55,7 +55,11 @@ export class ContainersController {
 
   @Get(':idOrName/stats')
   @Allow('viewer')
-  @ApiOperation({ summary: "Memory, cpu percent, pids and block I/O from the cgroup files, without Docker's one-second wait" })
+  @ApiOperation({
+    summary: "Memory, cpu percent, pids, block and network I/O from the cgroup files and /proc, without Docker's one-second wait",
+    description:
+      "What `docker stats` shows, by its names: MEM USAGE is `memory.workingSet` (usage minus inactive file), LIMIT is `memory.limit` (the host's memory when null), MEM % is `memory.percent`, CPU % is `cpu.percent`, NET I/O is `network.rxBytes` / `network.txBytes`, BLOCK I/O is `blkio`, PIDS is `pids.current`. `memory.usage` is the cgroup's whole usage, page cache included.",
+  })
   @ApiOkResponse({ type: ContainerStatsModel })
   stats(@Param('idOrName') idOrName: string): Promise<ContainerStatsModel> {
     return this.containers.stats(idOrName);

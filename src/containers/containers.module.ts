@@ -6,13 +6,14 @@ import { ContainersResolver, NamespaceContainersResolver } from './containers.re
 import { ContainersService } from './containers.service.js';
 import { ContainerChanges } from './container-changes.js';
 import { ContainerIndex } from './container-index.js';
+import { ContainerMetrics } from './container-metrics.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
 
 @Module({
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
-  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver, ContainerChanges],
+  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainerMetrics, ContainersService, ContainersResolver, NamespaceContainersResolver, ContainerChanges],
   exports: [ContainersService, ContainerChanges],
 })
 export class ContainersModule {}

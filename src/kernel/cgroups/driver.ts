@@ -73,6 +73,8 @@ export interface MemoryStats {
   file: number | null;
   kernel: number | null;
   inactiveFile: number | null;
+  /** Swap the cgroup uses: v1 memory.stat total_swap (with swap accounting), v2 memory.swap.current. */
+  swap: number | null;
 }
 
 export interface CpuStats {

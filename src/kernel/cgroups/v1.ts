@@ -204,6 +204,7 @@ export class V1Driver implements CgroupDriver {
       file: pick('cache'),
       kernel: num(dir.readOptional('memory.kmem.usage_in_bytes')),
       inactiveFile: pick('inactive_file'),
+      swap: pick('swap'),
     };
   }
 

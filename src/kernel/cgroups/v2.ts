@@ -182,6 +182,7 @@ export class V2Driver implements CgroupDriver {
       file: keyOrNull(stat, 'file'),
       kernel,
       inactiveFile: keyOrNull(stat, 'inactive_file'),
+      swap: num(dir.readOptional('memory.swap.current')),
     };
   }
 

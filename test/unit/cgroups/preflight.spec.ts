@@ -4,7 +4,7 @@ import { preflightLimits } from '../../../src/kernel/cgroups/preflight.js';
 
 const MiB = 1024 * 1024;
 const memory = (usage: number, anon: number, kernel = 0): Stats => ({
-  memory: { usage, peak: null, limit: null, failcnt: null, oomEvents: null, oomKills: null, anon, file: usage - anon - kernel, kernel, inactiveFile: null },
+  memory: { usage, peak: null, limit: null, failcnt: null, oomEvents: null, oomKills: null, anon, file: usage - anon - kernel, kernel, inactiveFile: null, swap: null },
 });
 const parent: Limits = {
   memory: { max: 64 * MiB, high: null, swapMax: null },

@@ -40,6 +40,7 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
       file: 4096000,
       kernel: 524288,
       inactiveFile: 1024000,
+      swap: 8192,
     });
     expect(stats.cpu).toEqual({ usageNs: 987654321, userNs: 600000000, systemNs: 300000000, nrPeriods: 40, nrThrottled: 7, throttledUs: 123456 });
     expect(stats.pids).toEqual({ current: 2, max: 64 });

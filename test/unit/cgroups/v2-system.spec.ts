@@ -43,6 +43,7 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
       file: 1048576,
       kernel: 262144,
       inactiveFile: 524288,
+      swap: 4096,
     });
     expect(stats.cpu).toEqual({ usageNs: 2_500_000, userNs: 1_500_000, systemNs: 1_000_000, nrPeriods: 10, nrThrottled: 4, throttledUs: 900 });
     expect(stats.pids).toEqual({ current: 2, max: 64 });
