@@ -240,3 +240,45 @@ describe('kill without cgroup.kill: the v1 path', () => {
     expect(result.signalled).toEqual([p.pid]);
   });
 });
+
+describe('a move that one hierarchy refuses is undone in the others (all or nothing)', () => {
+  const from = `${parent}/move-from`;
+  const to = `${parent}/move-to`;
+  afterAll(async () => {
+    await removeTestTree(system.hierarchies, to, started);
+    await removeTestTree(system.hierarchies, from, started);
+  });
+
+  it('a v1 cpuset without CPUs refuses the task (ENOSPC): /proc/PID/cgroup is unchanged in every hierarchy', async () => {
+    const ctx = context();
+    await system.create(from);
+    await system.create(to);
+    // Emptied by hand (nsgate never writes an empty cpuset): the kernel refuses tasks there.
+    writeFileSync(join(hierarchyMount('cpuset'), to, 'cpuset.cpus'), '\n');
+    expect(rawRead(system, 'cpuset', to, 'cpuset.cpus')).toBe('');
+    const p = await startProcess(ctx, ['sleep', '1000']);
+    try {
+      await system.moveProcess(from, p.pid, { fromUnmanaged: true });
+      const before = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8');
+      expect(before.trim().split('\n').every((l) => l.endsWith(`:${from}`))).toBe(true);
+      // The unified tree and cpu, cpuacct come before cpuset: they take the process first.
+      const order = system.hierarchies.map((h) => (h.version === 2 ? 'unified' : h.controllers.join(',')));
+      expect(order.indexOf('cpuset')).toBeGreaterThan(0);
+      const err = await system.moveProcess(to, p.pid).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'CGROUP_BUSY', details: { hierarchy: 'cpuset', errno: 'ENOSPC' } });
+      expect(readFileSync(`/proc/${p.pid}/cgroup`, 'utf8')).toBe(before);
+      for (const h of system.hierarchies) {
+        const procs = readFileSync(join(h.mountPoint, to, 'cgroup.procs'), 'utf8');
+        expect(procs, h.mountPoint).toBe('');
+      }
+    } finally {
+      await stopProcess(ctx, p);
+    }
+  });
+});
+
+function hierarchyMount(controller: string): string {
+  const h = system.hierarchies.find((x) => x.version === 1 && x.controllers.includes(controller));
+  if (!h) throw new Error(`no v1 ${controller} hierarchy`);
+  return h.mountPoint;
+}
