@@ -1,9 +1,13 @@
 // cgroup v2 on a real kernel with every controller (qemu, tcg): one VM boot runs
 //   - kernel: plain-fs checks of the v2 files (test/vm/guest/kernel-cases.mjs);
-//   - driver: nsgate's CgroupSystem, with the v2-only cases (test/vm/guest/v2-host-cases.mjs)
+//   - driver: nsgate's CgroupSystem, with the v2-only cases (test/vm/guest/v2-host-cases.mjs,
+//     exec into a process in its own cgroup namespace among them: the built helper goes along)
 //     and the shared vocabulary cases (test/shared/cgroup-driver-cases.ts, compiled for the guest).
 // Each case the guest reports is one test here.
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/vm/build-initramfs.mjs';
+import { HELPER_RELATIVE_PATH } from '../../src/kernel/exec/helper.js';
 import { cgroupDriverCases } from '../shared/cgroup-driver-cases.js';
 import { compileForGuest } from './compile-guest.js';
 import { cases as kernelCases } from './guest/kernel-cases.mjs';
@@ -16,8 +20,12 @@ const GUEST_SCRIPTS = ['test/vm/guest/main.mjs', 'test/vm/guest/protocol.mjs', '
 let run: VmRunResult;
 
 beforeAll(async () => {
-  const compiled = await compileForGuest(['src/kernel/cgroups/index.ts', 'test/shared/cgroup-driver-cases.ts']);
-  run = await runInVm({ entry: ENTRY, files: [...GUEST_SCRIPTS, ...compiled.files] });
+  const compiled = await compileForGuest(['src/kernel/cgroups/index.ts', 'src/kernel/exec/index.ts', 'test/shared/cgroup-driver-cases.ts']);
+  // The exec cases run the host-built helper (npm run build makes it), where nsgate looks for it.
+  const helper = { src: path.join(repoRoot, HELPER_RELATIVE_PATH), dest: HELPER_RELATIVE_PATH, mode: 0o755 };
+  // busybox's unshare has no -C (cgroup namespace): util-linux's, which needs only libc (in the base layer).
+  const unshare = { src: '/usr/bin/unshare', dest: 'vm-tools/unshare', mode: 0o755 };
+  run = await runInVm({ entry: ENTRY, files: [...GUEST_SCRIPTS, ...compiled.files, helper, unshare] });
   run.timings.compileMs = compiled.ms;
 });
 
