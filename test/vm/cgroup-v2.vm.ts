@@ -11,8 +11,9 @@ import { HELPER_RELATIVE_PATH } from '../../src/kernel/exec/helper.js';
 import { cgroupDriverCases } from '../shared/cgroup-driver-cases.js';
 import { compileForGuest } from './compile-guest.js';
 import { cases as kernelCases } from './guest/kernel-cases.mjs';
-import { v2HostCases } from './guest/v2-host-cases.mjs';
-import { describeRun, runInVm, type VmCaseResult, type VmRunResult } from './run-in-vm.js';
+import { GUEST_MODULE_ORDER, v2HostCases } from './guest/v2-host-cases.mjs';
+import { guestModules } from './kernel-modules.js';
+import { describeRun, prepareKernel, runInVm, type VmCaseResult, type VmRunResult } from './run-in-vm.js';
 
 const ENTRY = 'test/vm/guest/main.mjs';
 const GUEST_SCRIPTS = ['test/vm/guest/main.mjs', 'test/vm/guest/protocol.mjs', 'test/vm/guest/kernel-cases.mjs', 'test/vm/guest/v2-host-cases.mjs'];
@@ -25,7 +26,9 @@ beforeAll(async () => {
   const helper = { src: path.join(repoRoot, HELPER_RELATIVE_PATH), dest: HELPER_RELATIVE_PATH, mode: 0o755 };
   // busybox's unshare has no -C (cgroup namespace): util-linux's, which needs only libc (in the base layer).
   const unshare = { src: '/usr/bin/unshare', dest: 'vm-tools/unshare', mode: 0o755 };
-  run = await runInVm({ entry: ENTRY, files: [...GUEST_SCRIPTS, ...compiled.files, helper, unshare] });
+  // ext2 on a loop device: the only page cache the kernel can drop in a guest without a disk.
+  const modules = guestModules(await prepareKernel(), GUEST_MODULE_ORDER);
+  run = await runInVm({ entry: ENTRY, files: [...GUEST_SCRIPTS, ...compiled.files, helper, unshare, ...modules] });
   run.timings.compileMs = compiled.ms;
 });
 

@@ -1,11 +1,47 @@
 // Driver cases that only make sense on a pure cgroup v2 host with every controller (the VM),
 // next to the shared vocabulary cases of test/shared/cgroup-driver-cases.ts. Same context
 // (CaseContext). Imports nothing from the repo, so the host can import it for the names.
-import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ALL_FEATURES = ['cpu', 'cpuacct', 'cpuset', 'freezer', 'io', 'kill', 'memory', 'pids', 'pressure'];
+
+/** ext2 (through ext4, which wants the crc32c hash to mount) on a loop device, in dependency order; the host ships them (test/vm/kernel-modules.ts). */
+export const GUEST_MODULE_ORDER = ['crc16', 'crc32c_generic', 'mbcache', 'jbd2', 'ext4', 'loop'];
+const MODULES_DIR = '/app/vm-tools/modules';
+
+/**
+ * A file on ext2 on a loop device (backed by a tmpfs image): the guest has no disk, and every
+ * other file in it is RAM-backed (shmem), which the kernel cannot drop. Its page cache is
+ * evicted after writing, so whoever reads it next is charged for it.
+ */
+function pageCacheFile(sizeMiB) {
+  for (const m of GUEST_MODULE_ORDER) {
+    try {
+      execFileSync('insmod', [`${MODULES_DIR}/${m}.ko`], { stdio: 'pipe' });
+    } catch (e) {
+      if (!/exists/i.test(String(e.stderr))) throw new Error(`insmod ${m}: ${e.stderr}`);
+    }
+  }
+  const image = '/tmp/nsgate-cache.img';
+  const mnt = '/tmp/nsgate-cache';
+  execFileSync('dd', ['if=/dev/zero', `of=${image}`, 'bs=1M', `count=${sizeMiB + 32}`], { stdio: 'pipe' });
+  execFileSync('mke2fs', ['-F', image], { stdio: 'pipe' });
+  mkdirSync(mnt, { recursive: true });
+  execFileSync('mount', ['-t', 'ext4', '-o', 'loop', image, mnt], { stdio: 'pipe' });
+  const file = `${mnt}/data`;
+  execFileSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${sizeMiB}`], { stdio: 'pipe' });
+  execFileSync('sync');
+  writeFileSync('/proc/sys/vm/drop_caches', '1');
+  return {
+    file,
+    remove() {
+      execFileSync('umount', ['-d', mnt], { stdio: 'pipe' });
+      rmSync(image, { force: true });
+    },
+  };
+}
 
 async function startSleep(ctx) {
   const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
@@ -237,18 +273,20 @@ export const v2HostCases = [
         },
       });
       await system.create(path, { limits: { pids: { max: 64 } } });
-      // Bounded: at most 64 tasks (pids.max, checked below before the loop starts).
-      const loop = await startGated(ctx, 'while :; do sleep 1000 & done');
+      // Bounded: 40 sleepers, then a subshell forked again and again (at most 42 tasks; pids.max
+      // 64, checked below before the loop starts). Never at the limit: busybox sh exits when a
+      // fork fails, and the loop must still be forking when the kill comes.
+      const loop = await startGated(ctx, 'i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); done; while :; do ( : ); done');
       try {
         await system.moveProcess(path, loop.pid, { fromUnmanaged: true });
         ctx.assert.equal(unified(ctx, path, 'pids.max'), '64', 'pids.max before the loop starts');
         ctx.assert.ok(unified(ctx, path, 'cgroup.procs').split('\n').includes(String(loop.pid)), 'the loop is in the cgroup before it starts');
         loop.go();
-        await until('the loop to fork', () => Number(unified(ctx, path, 'pids.current')) >= 16);
+        await until('the loop to fork', () => Number(unified(ctx, path, 'pids.current')) >= 41);
         const result = await system.kill(path, { timeoutMs: 10_000 });
         ctx.detail.kill = { viaCgroupKill: result.viaCgroupKill, signalled: result.signalled.length, frozenAtSignal };
         ctx.assert.equal(result.viaCgroupKill, false, 'no cgroup.kill');
-        ctx.assert.ok(frozenAtSignal.length >= 16, `signalled each process (${frozenAtSignal.length})`);
+        ctx.assert.ok(frozenAtSignal.length >= 41, `signalled each process (${frozenAtSignal.length})`);
         // A task that takes its SIGKILL leaves the frozen state to exit, so cgroup.events may say
         // frozen 0 after the first signal; the freeze is still asked for (cgroup.freeze 1) and
         // nothing else runs.
@@ -319,6 +357,34 @@ export const v2HostCases = [
       );
       ctx.assert.equal(after.cpuset?.effectiveCpus, '0', 'the kernel clips the child to its parent');
       ctx.assert.equal(ctx.system.get(`${base}/child`).limits.cpuset, after.cpuset, 'the cgroup view says the same');
+    },
+  },
+  {
+    name: 'memory lowering on v2 below usage that is page cache (a file read through ext2 on a loop device) is no refusal',
+    async run(ctx) {
+      const path = `${ctx.parent}/below-cache`;
+      await ctx.system.create(path, { limits: { memory: { max: '256M' } } });
+      const cache = pageCacheFile(64);
+      const reader = await startGated(ctx, `cat ${cache.file} > /dev/null; exec sleep 1000`);
+      try {
+        await ctx.system.moveProcess(path, reader.pid, { fromUnmanaged: true });
+        reader.go();
+        await until('the file in the cgroup page cache', () => (ctx.system.readStats(path).memory?.file ?? 0) >= 60 << 20, 30_000);
+        const before = ctx.system.readStats(path).memory;
+        ctx.detail.before = before;
+        ctx.assert.ok(before.usage > 16 << 20 && before.inactiveFile >= 48 << 20 && before.anon < 8 << 20, 'mostly inactive page cache, little anon');
+        const { after } = await ctx.system.setLimits(path, { memory: { max: '16M' } });
+        ctx.assert.equal(after.memory?.max, 16 << 20, 'after.memory.max');
+        ctx.assert.equal(unified(ctx, path, 'memory.max'), String(16 << 20), 'memory.max file');
+        const now = ctx.system.readStats(path).memory;
+        ctx.detail.after = now;
+        ctx.assert.ok(now.usage <= 16 << 20, `the kernel reclaimed the cache (usage ${now.usage})`);
+        ctx.assert.ok(/^oom_kill 0$/m.test(unified(ctx, path, 'memory.events')), 'nothing was OOM-killed');
+        ctx.assert.ok(readFileSync(`/proc/${reader.pid}/stat`, 'utf8').length > 0, 'the reader lives on');
+      } finally {
+        await reader.stop();
+        cache.remove();
+      }
     },
   },
   {
