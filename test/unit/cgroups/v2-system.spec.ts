@@ -67,9 +67,8 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
     expect(forced.after.memory?.max).toBe(16 << 20);
   });
 
-  // The real-kernel side (anonymous memory refused, details.basis) runs in the VM
-  // (test/vm/guest/v2-host-cases.mjs); this side cannot: the VM has no block device, every file
-  // in it is RAM-backed (shmem, on the anon LRU), so it has no page cache the kernel could drop.
+  // On a real v2 kernel the VM runs both sides (test/vm/guest/v2-host-cases.mjs: a file read
+  // from ext2 on a loop device, and anonymous memory); this pins the arithmetic and the details.
   it('page cache counts as reclaimable: a limit below memory.current but above usage minus inactive_file is set', async () => {
     const system = fx.system();
     // 48 MiB used, 40 MiB of it inactive page cache: 8 MiB cannot be reclaimed.
