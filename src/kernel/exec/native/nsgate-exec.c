@@ -27,9 +27,9 @@
  * CLONE_INTO_CGROUP) or this process waits until nsgate has moved it there, and only once the
  * command's process is in its cgroup does it enter the target's cgroup namespace (under
  * nsdelegate the kernel refuses to move a process into a cgroup outside the mover's cgroup
- * namespace, and the command's cgroup usually lies outside the target's); every descriptor but 0, 1, 2 is closed before chdir
- * and execve (no host descriptor to reach through /proc/self/fd, CVE-2016-9962 and
- * CVE-2024-21626), and the working directory is checked to lie inside the root.
+ * namespace, and the command's cgroup usually lies outside the target's); every descriptor but
+ * 0, 1, 2 is closed before chdir and execve (no host descriptor to reach through /proc/self/fd,
+ * CVE-2016-9962 and CVE-2024-21626), and the working directory is checked to lie inside the root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
