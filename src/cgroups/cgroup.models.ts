@@ -27,8 +27,14 @@ export class PidsLimitsModel {
 
 @ObjectType('CpusetLimits')
 export class CpusetLimitsModel {
-  @Field() @ApiProperty({ example: '0-1' }) cpus: string;
-  @Field() @ApiProperty({ example: '0' }) mems: string;
+  @Field({ description: 'as asked (cpuset.cpus); on v2 "" means whatever the parent allows' }) @ApiProperty({ example: '0-1', description: 'as asked (cpuset.cpus); on v2 "" means whatever the parent allows' }) cpus: string;
+  @Field({ description: 'as asked (cpuset.mems)' }) @ApiProperty({ example: '0', description: 'as asked (cpuset.mems)' }) mems: string;
+  @Field(() => String, { nullable: true, description: 'in effect, read only: v2 cpuset.cpus.effective (a child asking for more than its parent has is clipped), v1 cpuset.effective_cpus' })
+  @ApiProperty({ type: String, nullable: true, example: '0', description: 'in effect, read only: v2 cpuset.cpus.effective (a child asking for more than its parent has is clipped), v1 cpuset.effective_cpus' })
+  effectiveCpus: string | null;
+  @Field(() => String, { nullable: true, description: 'in effect, read only: v2 cpuset.mems.effective, v1 cpuset.effective_mems' })
+  @ApiProperty({ type: String, nullable: true, example: '0', description: 'in effect, read only: v2 cpuset.mems.effective, v1 cpuset.effective_mems' })
+  effectiveMems: string | null;
 }
 
 @ObjectType('Limits', { description: 'As the kernel reads them back; a group is absent where no controller serves it' })
@@ -113,6 +119,9 @@ export class CgroupModel {
   @Field() @ApiProperty({ example: '/nsgate/batch' }) path: string;
   @Field(() => [String]) @ApiProperty({ type: [String], description: 'hierarchies it exists in (memory, cpu, unified, ...)' }) hierarchies: string[];
   @Field(() => [String]) @ApiProperty({ type: [String] }) controllers: string[];
+  @Field(() => String, { nullable: true, description: 'v2 cgroup.type: domain, domain threaded (a thread root), domain invalid (holds no process), threaded; null where only v1 has the cgroup, and for the root' })
+  @ApiProperty({ type: String, nullable: true, example: 'domain', description: 'v2 cgroup.type: domain, domain threaded (a thread root), domain invalid (holds no process), threaded; null where only v1 has the cgroup, and for the root' })
+  type: string | null;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) limits: LimitsModel;
   @Field(() => StatsModel) @ApiProperty({ type: StatsModel }) stats: StatsModel;
   @Field(() => [Int], { name: 'pids' }) @ApiProperty({ type: [Number], description: 'pids in cgroup.procs, across hierarchies' }) processes: number[];

@@ -22,7 +22,7 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
       memory: { max: 7999488, high: null, swapMax: null },
       cpu: { quotaUs: 50000, periodUs: 100000, weight: 59, shares: 512 },
       pids: { max: 64 },
-      cpuset: { cpus: '1', mems: '0' },
+      cpuset: { cpus: '1', mems: '0', effectiveCpus: null, effectiveMems: null },
     });
     expect(system.readLimits('/').memory).toEqual({ max: null, high: null, swapMax: null });
   });
