@@ -10,7 +10,7 @@ const parent: Limits = {
   memory: { max: 64 * MiB, high: null, swapMax: null },
   cpu: { quotaUs: 50_000, periodUs: 100_000, weight: 100, shares: 1024 },
   pids: { max: 100 },
-  cpuset: { cpus: '0', mems: '0' },
+  cpuset: { cpus: '0', mems: '0', effectiveCpus: '0', effectiveMems: '0' },
 };
 const codes = (findings: { code: string; field: string; severity: string }[]) => findings.map((f) => `${f.code}:${f.field}:${f.severity}`);
 
