@@ -6,6 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { rewriteCgroupUrl } from './cgroups/cgroup-route.js';
 import type { Config } from './config/config.js';
 import { duplicateKeyError, findDuplicateKey } from './common/json-body.js';
 import { clientErrorHandler, frameworkErrorReply } from './common/transport-errors.js';
@@ -22,6 +23,8 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
     genReqId: (req: IncomingMessage) => requestId(req),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 4096 },
+    // a cgroup path's slashes, sent plain or percent-encoded, become one {path} segment
+    rewriteUrl: (req: IncomingMessage) => rewriteCgroupUrl(req.url ?? '/'),
     // Errors raised before a route or a Nest filter runs get the one error shape too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => frameworkErrorReply(error, reply as never),
     clientErrorHandler,

@@ -1,5 +1,5 @@
 import { ArgsType, Field, InputType, Int } from '@nestjs/graphql';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
@@ -65,7 +65,7 @@ export class CreateCgroupBody {
 
 /** POST .../-/processes */
 export class MoveProcessBody {
-  @ApiPropertyOptional({ example: 1234 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_PID, example: 1234 })
   @IsInt()
   @Min(1)
   @Max(MAX_PID)
