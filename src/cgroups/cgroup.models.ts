@@ -70,9 +70,9 @@ export class PidsStatsModel {
 
 @ObjectType('PressureLine')
 export class PressureLineModel {
-  @Field(() => Float) @ApiProperty() avg10: number;
-  @Field(() => Float) @ApiProperty() avg60: number;
-  @Field(() => Float) @ApiProperty() avg300: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg10: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg60: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg300: number;
   @Field(() => Int64Scalar) @ApiProperty({ description: 'µs' }) total: number;
 }
 

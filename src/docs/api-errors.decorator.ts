@@ -1,8 +1,6 @@
 import { ApiExtension } from '@nestjs/swagger';
 import type { ErrorCode } from '../kernel/errors.js';
-
-/** The extension that carries a route's own error codes into the OpenAPI document. */
-export const ERROR_CODES_EXTENSION = 'x-error-codes';
+import { ERROR_CODES_EXTENSION } from './openapi-extensions.js';
 
 /**
  * The error codes a route's own work can answer (its service and the kernel layer beneath), beyond
