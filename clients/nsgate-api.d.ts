@@ -1055,12 +1055,14 @@ export interface components {
             path: string;
             /** @enum {string} */
             result: "moved" | "frozen" | "thawed" | "killed" | "deleted";
-            pid: number | null;
-            freezer: string | null;
+            /** @description processes: the pid moved */
+            pid?: number | null;
+            /** @description freeze, thaw: the freezer state read back */
+            freezer?: string | null;
             /** @description kill: pids nsgate signalled itself */
-            signalled: number[] | null;
+            signalled?: number[] | null;
             /** @description kill: v2 cgroup.kill did the work */
-            viaCgroupKill: boolean | null;
+            viaCgroupKill?: boolean | null;
         };
         SetLimitsBody: {
             memory?: components["schemas"]["MemoryLimitsInput"];

@@ -140,8 +140,8 @@ export class LimitsChangeModel {
 export class CgroupActionModel {
   @Field() @ApiProperty() path: string;
   @Field() @ApiProperty({ enum: ['moved', 'frozen', 'thawed', 'killed', 'deleted'] }) result: string;
-  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) pid?: number | null;
-  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true }) freezer?: string | null;
-  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
-  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
+  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true, required: false, description: 'processes: the pid moved' }) pid?: number | null;
+  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true, required: false, description: 'freeze, thaw: the freezer state read back' }) freezer?: string | null;
+  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, required: false, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
+  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, required: false, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
 }
