@@ -80,9 +80,9 @@ export class PidsStatsModel {
 
 @ObjectType('PressureLine')
 export class PressureLineModel {
-  @Field(() => Float) @ApiProperty() avg10: number;
-  @Field(() => Float) @ApiProperty() avg60: number;
-  @Field(() => Float) @ApiProperty() avg300: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg10: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg60: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg300: number;
   @Field(() => Int64Scalar) @ApiProperty({ description: 'µs' }) total: number;
 }
 
@@ -159,8 +159,8 @@ export class LimitsChangeModel {
 export class CgroupActionModel {
   @Field() @ApiProperty() path: string;
   @Field() @ApiProperty({ enum: ['moved', 'frozen', 'thawed', 'killed', 'deleted'] }) result: string;
-  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) pid?: number | null;
-  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true }) freezer?: string | null;
-  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
-  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
+  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true, required: false, description: 'processes: the pid moved' }) pid?: number | null;
+  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true, required: false, description: 'freeze, thaw: the freezer state read back' }) freezer?: string | null;
+  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, required: false, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
+  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, required: false, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
 }

@@ -75,7 +75,7 @@ export class ContainerNetworkStatsModel {
 
 @ObjectType('ContainerCpuStats')
 export class ContainerCpuStatsModel {
-  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'as docker stats computes it (100 = one CPU); null until a first sample exists' }) percent: number | null;
+  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, format: 'double', nullable: true, description: 'as docker stats computes it (100 = one CPU); null until a first sample exists' }) percent: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) usageNs: number | null;
   @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'the window the percent is over' }) windowMs: number | null;
 }
@@ -111,7 +111,7 @@ export class ContainerStatsModel {
 
 /** GET /v1/containers?stats=true: each container with its stats. */
 export class ContainerWithStatsModel extends ContainerModel {
-  @ApiProperty({ type: ContainerStatsModel, nullable: true }) stats?: ContainerStatsModel | null;
+  @ApiProperty({ type: ContainerStatsModel, nullable: true, required: false, description: 'only with ?stats=true; null while it is not running' }) stats?: ContainerStatsModel | null;
 }
 
 export class ContainerPageModel {

@@ -18,6 +18,7 @@ import { ChangeRoute } from '../changes/change.interceptor.js';
 import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
 import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('containers')
 @Controller('v1/containers')
@@ -29,6 +30,7 @@ export class ContainersController {
 
   @Get()
   @Allow('viewer')
+  @ApiErrors('ENGINE_UNAVAILABLE', 'INVALID_CURSOR')
   @ApiOperation({ summary: "The Docker Engine's containers, and other runtimes' found by cgroup path; ?stats=true adds each one's stats" })
   @ApiOkResponse({ type: ContainerPageModel })
   list(@Query() query: ContainerListQuery): Promise<Page<ContainerWithStatsModel> & { stale: boolean }> {
@@ -37,6 +39,7 @@ export class ContainersController {
 
   @Get(':idOrName')
   @Allow('viewer')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE')
   @ApiOperation({ summary: 'One container (id, unique id prefix of 4+ hex digits, or name), and which namespaces it shares with whom' })
   @ApiOkResponse({ type: ContainerModel })
   async one(@Param('idOrName') idOrName: string): Promise<ContainerModel> {
@@ -47,6 +50,7 @@ export class ContainersController {
 
   @Get(':idOrName/top')
   @Allow('viewer')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT', 'PROCESS_NOT_FOUND')
   @ApiOperation({ summary: "Its processes from procfs (host pid, pid inside, ppid, user, command) and init's parent chain" })
   @ApiOkResponse({ type: ContainerTopModel })
   top(@Param('idOrName') idOrName: string): Promise<ContainerTopModel> {
@@ -55,6 +59,7 @@ export class ContainersController {
 
   @Get(':idOrName/stats')
   @Allow('viewer')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT')
   @ApiOperation({
     summary: "Memory, cpu percent, pids, block and network I/O from the cgroup files and /proc, without Docker's one-second wait",
     description:
@@ -67,6 +72,7 @@ export class ContainersController {
 
   @Get(':idOrName/security')
   @Allow('viewer')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT', 'PROCESS_NOT_FOUND', 'KERNEL_PERMISSION_DENIED')
   @ApiOperation({ summary: "Its init process's security posture, with findings (privileged, extra capabilities, seccomp off, host namespaces, engine socket, ...)" })
   @ApiOkResponse({ type: ContainerSecurityModel })
   security(@Param('idOrName') idOrName: string): Promise<ContainerSecurityModel> {
@@ -75,6 +81,7 @@ export class ContainersController {
 
   @Patch(':idOrName/limits')
   @Allow('operator')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT', 'LIMIT_INVALID', 'LIMIT_BELOW_USAGE', 'ENGINE_REJECTED', 'CGROUP_GONE', 'KERNEL_PERMISSION_DENIED')
   @Audit('container.limits', (i) => `container:${String(i.params.idOrName)}`)
   @ChangeRoute()
   @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel; answers the new version (also as ETag) and the engine fields sent' })
