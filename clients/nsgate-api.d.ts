@@ -24,6 +24,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Many cgroup and container limit changes as one, all or nothing (at most 64)
+         * @description Every item is planned first (bad input, a missing target or a moved ifVersion refuses the batch with nothing written), then applied in order; when one fails, the ones applied before it are restored and the answer (with the failing item's code and status) names it in details.failed. Each item's limits are in its single route's vocabulary. ?dryRun=true plans and preflights every item; Idempotency-Key replays the first answer. A container limit the engine cannot unset once set (memory, cpus or shares that were unset) runs last, one per batch. Audited as one line (changes.apply) with every item.
+         *
+         *     Required role: operator.
+         */
+        post: operations["ChangesController_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -33,7 +55,9 @@ export interface paths {
         };
         /**
          * Prometheus metrics (text format)
-         * @description Required role: viewer.
+         * @description nsgate's own series (nsgate_*) and, for every running container and managed cgroup, cAdvisor's series under its names and labels (id = cgroup path, name, image): container_cpu_usage_seconds_total, container_memory_working_set_bytes, container_spec_memory_limit_bytes, ... (README, Prometheus / Grafana). Scrape it with a viewer token (authorization: Bearer in the scrape config).
+         *
+         *     Required role: viewer.
          */
         get: operations["MetricsController_scrape"];
         put?: never;
@@ -306,7 +330,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change limits; answers {before, after} as the kernel reads them back
+         * Change limits; answers {before, after} as the kernel reads them back, the new version (also as ETag) and the writes made
          * @description Required role: operator.
          */
         patch: operations["CgroupsController_limits"];
@@ -462,8 +486,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Memory, cpu percent, pids and block I/O from the cgroup files, without Docker's one-second wait
-         * @description Required role: viewer.
+         * Memory, cpu percent, pids, block and network I/O from the cgroup files and /proc, without Docker's one-second wait
+         * @description What `docker stats` shows, by its names: MEM USAGE is `memory.workingSet` (usage minus inactive file), LIMIT is `memory.limit` (the host's memory when null), MEM % is `memory.percent`, CPU % is `cpu.percent`, NET I/O is `network.rxBytes` / `network.txBytes`, BLOCK I/O is `blkio`, PIDS is `pids.current`. `memory.usage` is the cgroup's whole usage, page cache included.
+         *
+         *     Required role: viewer.
          */
         get: operations["ContainersController_stats"];
         put?: never;
@@ -508,7 +534,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel
+         * Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel; answers the new version (also as ETag) and the engine fields sent
          * @description Required role: operator.
          */
         patch: operations["ContainersController_limits"];
@@ -697,6 +723,183 @@ export interface components {
             nextCursor: string | null;
             /** @description lines in the part read that were not whole JSON (torn by a crash): skipped, counted */
             skippedLines: number;
+        };
+        ChangeItemBody: {
+            /**
+             * @description a cgroup path, as PATCH /v1/cgroups/{path}/-/limits takes it; give cgroup or container
+             * @example /nsgate/a
+             */
+            cgroup?: string;
+            /**
+             * @description a container id, id prefix or name, as PATCH /v1/containers/{id}/limits takes it
+             * @example db
+             */
+            container?: string;
+            /**
+             * @description the body of the single route: {"memory": {"max": "64M"}, ...} for a cgroup (see SetLimitsBody), {"memory": "64M", "cpus": 0.5, ...} for a container
+             * @example {
+             *       "memory": {
+             *         "max": "64M"
+             *       }
+             *     }
+             */
+            limits: {
+                [key: string]: unknown;
+            };
+            /** @description this item's If-Match: change only if its limits version is still this one */
+            ifVersion?: string;
+            /** @description cgroups only, as the single route: v2 allows memory.max below usage */
+            force?: boolean;
+        };
+        ChangesBody: {
+            /** @description 1 to 64 changes, applied in order, all or nothing */
+            changes: components["schemas"]["ChangeItemBody"][];
+        };
+        MemoryLimitsModel: {
+            /** @description bytes; null = unlimited */
+            max: number | null;
+            /** @description v2 memory.high; always null on v1 */
+            high: number | null;
+            /** @description swap only (v1: memsw minus max) */
+            swapMax: number | null;
+        };
+        CpuLimitsModel: {
+            /** @description µs per period; null = no quota */
+            quotaUs: number | null;
+            periodUs: number;
+            /** @description v2 cpu.weight (on v1 converted from shares) */
+            weight: number;
+            /** @description v1 cpu.shares (on v2 converted from weight) */
+            shares: number;
+        };
+        PidsLimitsModel: {
+            max: number | null;
+        };
+        CpusetLimitsModel: {
+            /**
+             * @description as asked (cpuset.cpus); on v2 "" means whatever the parent allows
+             * @example 0-1
+             */
+            cpus: string;
+            /**
+             * @description as asked (cpuset.mems)
+             * @example 0
+             */
+            mems: string;
+            /**
+             * @description in effect, read only: v2 cpuset.cpus.effective (a child asking for more than its parent has is clipped), v1 cpuset.effective_cpus
+             * @example 0
+             */
+            effectiveCpus: string | null;
+            /**
+             * @description in effect, read only: v2 cpuset.mems.effective, v1 cpuset.effective_mems
+             * @example 0
+             */
+            effectiveMems: string | null;
+        };
+        LimitsModel: {
+            memory?: components["schemas"]["MemoryLimitsModel"];
+            cpu?: components["schemas"]["CpuLimitsModel"];
+            pids?: components["schemas"]["PidsLimitsModel"];
+            cpuset?: components["schemas"]["CpusetLimitsModel"];
+        };
+        LimitWriteModel: {
+            /** @example /sys/fs/cgroup/memory/nsgate/a/memory.limit_in_bytes */
+            file: string;
+            /** @example 9223372036854771712 */
+            from: string;
+            /** @example 67108864 */
+            to: string;
+        };
+        PreflightFindingModel: {
+            /** @enum {string} */
+            code: "BELOW_USAGE" | "BELOW_UNRECLAIMABLE" | "CPUSET_OUTSIDE_PARENT" | "PARENT_LIMIT_LOWER" | "WOULD_FAIL";
+            /** @enum {string} */
+            severity: "error" | "warning";
+            /** @example memory.max */
+            field: string;
+            message: string;
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        LimitsChangeModel: {
+            before: components["schemas"]["LimitsModel"];
+            /** @description as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel) */
+            after: components["schemas"]["LimitsModel"];
+            /** @description cgroup:/path or container:idOrName */
+            target: string;
+            /** @description true: nothing was written; writes is the plan, findings the preflight */
+            dryRun: boolean;
+            /** @description the limits version after the change (a dry run: the current one); REST sends it as the ETag too; give it as If-Match / ifVersion */
+            version: string;
+            /** @description what was written (a dry run: would be), in order, old → new */
+            writes: components["schemas"]["LimitWriteModel"][];
+            /** @description dry runs only: the preflight */
+            findings?: components["schemas"]["PreflightFindingModel"][];
+        };
+        EngineLimitsModel: {
+            memory: number | null;
+            /** @description memory + swap */
+            memorySwap: number | null;
+            nanoCpus: number | null;
+            cpuShares: number | null;
+            pidsLimit: number | null;
+        };
+        EngineWriteModel: {
+            /** @enum {string} */
+            field: "Memory" | "MemorySwap" | "NanoCpus" | "CpuShares" | "PidsLimit";
+            from: number | null;
+            to: number;
+        };
+        ContainerLimitsChangeModel: {
+            id: string;
+            /** @description the kernel, before */
+            before: components["schemas"]["LimitsModel"] | null;
+            /** @description the kernel, read back after */
+            after: components["schemas"]["LimitsModel"] | null;
+            /** @description docker inspect, before */
+            engineBefore: components["schemas"]["EngineLimitsModel"];
+            /** @description docker inspect, after */
+            engineAfter: components["schemas"]["EngineLimitsModel"];
+            warnings: string[];
+            /** @description cgroup:/path or container:idOrName */
+            target: string;
+            /** @description true: nothing was written; writes is the plan, findings the preflight */
+            dryRun: boolean;
+            /** @description the limits version after the change (a dry run: the current one); REST sends it as the ETag too; give it as If-Match / ifVersion */
+            version: string;
+            /** @description what was written (a dry run: would be), in order, old → new */
+            writes: components["schemas"]["EngineWriteModel"][];
+            /** @description dry runs only: the preflight */
+            findings?: components["schemas"]["PreflightFindingModel"][];
+        };
+        ChangeErrorModel: {
+            /** @example CONTAINER_NOT_FOUND */
+            code: string;
+            message: string;
+            details: {
+                [key: string]: unknown;
+            } | null;
+        };
+        ChangeItemResultModel: {
+            /** @description its place in the request, from 0 */
+            index: number;
+            /** @example cgroup:/nsgate/a */
+            target: string;
+            /** @description a cgroup item: as PATCH .../-/limits answers */
+            cgroup?: components["schemas"]["LimitsChangeModel"];
+            /** @description a container item: as PATCH /v1/containers/{id}/limits answers */
+            container?: components["schemas"]["ContainerLimitsChangeModel"];
+            /** @description dry runs: why this item would fail */
+            error?: components["schemas"]["ChangeErrorModel"];
+        };
+        ChangesResultModel: {
+            /** @description true: nothing was written; each item holds its plan and findings */
+            dryRun: boolean;
+            /** @description a dry run: whether every item would apply (no error and no error finding); otherwise always true */
+            wouldApply: boolean;
+            items: components["schemas"]["ChangeItemResultModel"][];
         };
         LivenessModel: {
             /** @enum {string} */
@@ -906,38 +1109,6 @@ export interface components {
             /** @description the walk stopped at 10,000 nodes */
             truncated: boolean;
         };
-        MemoryLimitsModel: {
-            /** @description bytes; null = unlimited */
-            max: number | null;
-            /** @description v2 memory.high; always null on v1 */
-            high: number | null;
-            /** @description swap only (v1: memsw minus max) */
-            swapMax: number | null;
-        };
-        CpuLimitsModel: {
-            /** @description µs per period; null = no quota */
-            quotaUs: number | null;
-            periodUs: number;
-            /** @description v2 cpu.weight (on v1 converted from shares) */
-            weight: number;
-            /** @description v1 cpu.shares (on v2 converted from weight) */
-            shares: number;
-        };
-        PidsLimitsModel: {
-            max: number | null;
-        };
-        CpusetLimitsModel: {
-            /** @example 0-1 */
-            cpus: string;
-            /** @example 0 */
-            mems: string;
-        };
-        LimitsModel: {
-            memory?: components["schemas"]["MemoryLimitsModel"];
-            cpu?: components["schemas"]["CpuLimitsModel"];
-            pids?: components["schemas"]["PidsLimitsModel"];
-            cpuset?: components["schemas"]["CpusetLimitsModel"];
-        };
         MemoryStatsModel: {
             usage: number | null;
             peak: number | null;
@@ -949,6 +1120,8 @@ export interface components {
             file: number | null;
             kernel: number | null;
             inactiveFile: number | null;
+            /** @description swap in use, in bytes: v1 memory.stat total_swap (null without swap accounting), v2 memory.swap.current */
+            swap: number | null;
         };
         CpuStatsModel: {
             usageNs: number | null;
@@ -1007,12 +1180,19 @@ export interface components {
             /** @description hierarchies it exists in (memory, cpu, unified, ...) */
             hierarchies: string[];
             controllers: string[];
+            /**
+             * @description v2 cgroup.type: domain, domain threaded (a thread root), domain invalid (holds no process), threaded; null where only v1 has the cgroup, and for the root
+             * @example domain
+             */
+            type: string | null;
             limits: components["schemas"]["LimitsModel"];
             stats: components["schemas"]["StatsModel"];
             /** @description pids in cgroup.procs, across hierarchies */
             processes: number[];
             /** @enum {string|null} */
             freezer: "thawed" | "freezing" | "frozen" | null;
+            /** @description the version of its limits (a hash of what the kernel holds; usage does not move it): send it as If-Match */
+            limitsVersion?: string;
         };
         MemoryLimitsInput: {
             /** @example 8M */
@@ -1072,11 +1252,6 @@ export interface components {
             /** @description v2: allow memory.max below current usage (the kernel reclaims, and OOM-kills if it cannot) */
             force?: boolean;
         };
-        LimitsChangeModel: {
-            before: components["schemas"]["LimitsModel"];
-            /** @description as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel) */
-            after: components["schemas"]["LimitsModel"];
-        };
         MoveProcessBody: {
             /** @example 1234 */
             pid: number;
@@ -1089,11 +1264,14 @@ export interface components {
             with: string[];
         };
         ContainerMemoryStatsModel: {
+            /** @description the cgroup's memory usage, page cache included (v1 memory.usage_in_bytes, v2 memory.current); cAdvisor's container_memory_usage_bytes. Not what docker stats calls usage: that is workingSet */
             usage: number | null;
-            /** @description null = unlimited */
+            /** @description the cgroup's memory limit in bytes; null = unlimited */
             limit: number | null;
-            /** @description usage minus inactive file, as docker stats shows it */
+            /** @description usage minus inactive file pages (v1 total_inactive_file, v2 inactive_file): what docker stats shows as MEM USAGE, and cAdvisor's container_memory_working_set_bytes */
             workingSet: number | null;
+            /** @description docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it */
+            percent: number | null;
         };
         ContainerCpuStatsModel: {
             /**
@@ -1113,6 +1291,24 @@ export interface components {
             readBytes: number | null;
             writeBytes: number | null;
         };
+        ContainerNetworkStatsModel: {
+            /** @description bytes received, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            rxBytes: number;
+            /** @description bytes sent, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            txBytes: number;
+            /** @description packets received, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            rxPackets: number;
+            /** @description packets sent, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            txPackets: number;
+            /** @description receive errors, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            rxErrors: number;
+            /** @description transmit errors, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            txErrors: number;
+            /** @description received packets dropped, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            rxDropped: number;
+            /** @description packets to send dropped, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev) */
+            txDropped: number;
+        };
         ContainerStatsModel: {
             id: string;
             name: string;
@@ -1120,6 +1316,8 @@ export interface components {
             cpu: components["schemas"]["ContainerCpuStatsModel"];
             pids: components["schemas"]["ContainerPidsStatsModel"];
             blkio: components["schemas"]["ContainerBlkioStatsModel"];
+            /** @description null when it uses the host network namespace */
+            network: components["schemas"]["ContainerNetworkStatsModel"] | null;
             /** @description ISO 8601 */
             readAt: string;
         };
@@ -1148,6 +1346,8 @@ export interface components {
             sharedNamespaces: components["schemas"]["SharedNamespaceModel"][];
             /** @description true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel) */
             stale: boolean;
+            /** @description GET one container: the version of its limits (the engine's and the kernel's values; usage does not move it): send it as If-Match */
+            limitsVersion?: string;
             /** @description only with ?stats=true; null while it is not running */
             stats?: components["schemas"]["ContainerStatsModel"] | null;
         };
@@ -1182,6 +1382,8 @@ export interface components {
             sharedNamespaces: components["schemas"]["SharedNamespaceModel"][];
             /** @description true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel) */
             stale: boolean;
+            /** @description GET one container: the version of its limits (the engine's and the kernel's values; usage does not move it): send it as If-Match */
+            limitsVersion?: string;
         };
         ContainerProcessModel: {
             /** @description on the host */
@@ -1290,26 +1492,6 @@ export interface components {
             cpuShares?: number;
             /** @example 64 */
             pidsLimit?: number;
-        };
-        EngineLimitsModel: {
-            memory: number | null;
-            /** @description memory + swap */
-            memorySwap: number | null;
-            nanoCpus: number | null;
-            cpuShares: number | null;
-            pidsLimit: number | null;
-        };
-        ContainerLimitsChangeModel: {
-            id: string;
-            /** @description the kernel, before */
-            before: components["schemas"]["LimitsModel"] | null;
-            /** @description the kernel, read back after */
-            after: components["schemas"]["LimitsModel"] | null;
-            /** @description docker inspect, before */
-            engineBefore: components["schemas"]["EngineLimitsModel"];
-            /** @description docker inspect, after */
-            engineAfter: components["schemas"]["EngineLimitsModel"];
-            warnings: string[];
         };
         ExecUserInput: {
             uid: number;
@@ -1548,7 +1730,7 @@ export interface components {
                  * @description what went wrong, for programs; the status follows from it
                  * @enum {string}
                  */
-                code: "UNAUTHENTICATED" | "FORBIDDEN" | "VALIDATION_FAILED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PROCESS_NOT_FOUND" | "PROCESS_GONE" | "NAMESPACE_NOT_FOUND" | "CGROUP_NOT_FOUND" | "CGROUP_GONE" | "CGROUP_NOT_MANAGED" | "CGROUP_PATH_INVALID" | "CGROUP_BUSY" | "CGROUP_EXISTS" | "CGROUP_NOT_EMPTY" | "LIMIT_INVALID" | "LIMIT_BELOW_USAGE" | "CONTROLLER_UNAVAILABLE" | "CONTAINER_NOT_FOUND" | "CONTAINER_AMBIGUOUS" | "ENGINE_UNAVAILABLE" | "ENGINE_REJECTED" | "KERNEL_THREAD" | "PROCESS_PROTECTED" | "AUDIT_UNAVAILABLE" | "EXEC_UNAVAILABLE" | "EXEC_QUEUE_FULL" | "EXEC_CONFINEMENT_UNAVAILABLE" | "KERNEL_PERMISSION_DENIED" | "KERNEL_BUSY" | "KERNEL_INVALID_ARGUMENT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "CGROUP_MOUNT_CROSSED" | "RATE_LIMITED" | "QUERY_TOO_COMPLEX" | "CONFLICT" | "UNSUPPORTED_MEDIA_TYPE" | "ROLE_NOT_DECLARED" | "INVALID_CURSOR" | "INTERNAL";
+                code: "UNAUTHENTICATED" | "FORBIDDEN" | "VALIDATION_FAILED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "PROCESS_NOT_FOUND" | "PROCESS_GONE" | "NAMESPACE_NOT_FOUND" | "CGROUP_NOT_FOUND" | "CGROUP_GONE" | "CGROUP_NOT_MANAGED" | "CGROUP_PATH_INVALID" | "CGROUP_BUSY" | "CGROUP_EXISTS" | "CGROUP_NOT_EMPTY" | "LIMIT_INVALID" | "LIMIT_BELOW_USAGE" | "CONTROLLER_UNAVAILABLE" | "CONTAINER_NOT_FOUND" | "CONTAINER_AMBIGUOUS" | "ENGINE_UNAVAILABLE" | "ENGINE_REJECTED" | "KERNEL_THREAD" | "PROCESS_PROTECTED" | "AUDIT_UNAVAILABLE" | "EXEC_UNAVAILABLE" | "EXEC_QUEUE_FULL" | "EXEC_CONFINEMENT_UNAVAILABLE" | "KERNEL_PERMISSION_DENIED" | "KERNEL_BUSY" | "KERNEL_INVALID_ARGUMENT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "REQUEST_TIMEOUT" | "CGROUP_MOUNT_CROSSED" | "RATE_LIMITED" | "QUERY_TOO_COMPLEX" | "CONFLICT" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "ROLE_NOT_DECLARED" | "INVALID_CURSOR" | "INTERNAL";
                 /** @description what went wrong, for people */
                 message: string;
                 /** @description facts a program can act on (the allowed methods, the invalid fields, ...) */
@@ -1623,6 +1805,123 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ChangesController_apply: {
+        parameters: {
+            query?: {
+                /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
+                dryRun?: "true" | "false";
+            };
+            header?: {
+                /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
+                "If-Match"?: string;
+                /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangesBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangesResultModel"];
+                };
+            };
+            /** @description Bad request: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Body too large: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, ... */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Too many requests: RATE_LIMITED */
             429: {
@@ -1881,7 +2180,7 @@ export interface operations {
                 cursor?: string;
                 /** @description accept a cached snapshot up to this old (ms); default: a scan that starts after the request */
                 maxAgeMs?: number;
-                /** @description container id or unique id prefix (at least 4 hex digits) */
+                /** @description a container, as the container routes name it: id, unique id prefix or name. 4 to 64 lowercase hex digits are taken as an id prefix (so containers of other runtimes match too, and no engine is asked); anything else is a name the Docker Engine knows (404 CONTAINER_NOT_FOUND if none) */
                 container?: string;
                 /** @description type:inode, e.g. net:4026532160 */
                 namespace?: string;
@@ -2662,8 +2961,17 @@ export interface operations {
     };
     CgroupsController_limits: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
+                dryRun?: "true" | "false";
+            };
+            header: {
+                "if-match": string;
+                /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
+                "If-Match"?: string;
+                /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description the cgroup path as /proc/PID/cgroup writes it, without the leading slash: `nsgate/batch` (its slashes may be sent as they are or percent-encoded as `nsgate%2Fbatch`) */
                 path: string;
@@ -2738,6 +3046,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version. Error: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
                 headers: {
@@ -2756,7 +3073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE, KERNEL_INVALID_ARGUMENT, LIMIT_INVALID */
+            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE, IDEMPOTENCY_KEY_REUSED, KERNEL_INVALID_ARGUMENT, LIMIT_INVALID */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3672,8 +3989,17 @@ export interface operations {
     };
     ContainersController_limits: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
+                dryRun?: "true" | "false";
+            };
+            header: {
+                "if-match": string;
+                /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
+                "If-Match"?: string;
+                /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 idOrName: string;
             };
@@ -3747,6 +4073,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
                 headers: {
@@ -3765,7 +4098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused by the kernel or the engine: ENGINE_REJECTED, LIMIT_INVALID */
+            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: ENGINE_REJECTED, LIMIT_INVALID */
             422: {
                 headers: {
                     [name: string]: unknown;
