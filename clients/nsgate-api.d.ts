@@ -1270,7 +1270,10 @@ export interface components {
             limit: number | null;
             /** @description usage minus inactive file pages (v1 total_inactive_file, v2 inactive_file): what docker stats shows as MEM USAGE, and cAdvisor's container_memory_working_set_bytes */
             workingSet: number | null;
-            /** @description docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it */
+            /**
+             * Format: double
+             * @description docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it
+             */
             percent: number | null;
         };
         ContainerCpuStatsModel: {
@@ -1891,12 +1894,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
@@ -1916,12 +1921,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, ... */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Too many requests: RATE_LIMITED */
             429: {
@@ -2992,7 +2999,7 @@ export interface operations {
                     "application/json": components["schemas"]["LimitsChangeModel"];
                 };
             };
-            /** @description Bad request: CGROUP_PATH_INVALID, VALIDATION_FAILED */
+            /** @description Bad request: VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3010,7 +3017,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: CGROUP_MOUNT_CROSSED, CGROUP_NOT_MANAGED, FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            /** @description Refused: FORBIDDEN */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3019,34 +3026,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not found: CGROUP_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: CGROUP_BUSY, CONFLICT, KERNEL_BUSY, LIMIT_BELOW_USAGE */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gone: CGROUP_GONE */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version. Error: PRECONDITION_FAILED */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -3073,7 +3053,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE, IDEMPOTENCY_KEY_REUSED, KERNEL_INVALID_ARGUMENT, LIMIT_INVALID */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4019,7 +3999,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContainerLimitsChangeModel"];
                 };
             };
-            /** @description Bad request: CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            /** @description Bad request: VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4037,7 +4017,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            /** @description Refused: FORBIDDEN */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4046,39 +4026,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not found: CONTAINER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: CONFLICT, LIMIT_BELOW_USAGE */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gone: CGROUP_GONE */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
@@ -4098,7 +4053,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: ENGINE_REJECTED, LIMIT_INVALID */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4125,7 +4080,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE, ENGINE_UNAVAILABLE */
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiHeader, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { ApiHeader, ApiQuery } from '@nestjs/swagger';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { NsgateError } from '../kernel/errors.js';
 
 /** OpenAPI for what every REST limits change takes beside its body. */
@@ -16,8 +17,8 @@ export function ApiChangeParams() {
       description: 'up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept.',
     }),
     ApiQuery({ name: 'dryRun', required: false, enum: ['true', 'false'], description: 'true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing' }),
-    ApiResponse({ status: 412, description: 'PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version' }),
-    ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, ...' }),
+    // 412 PRECONDITION_FAILED: details hold the current values and version
+    ApiErrors('PRECONDITION_FAILED', 'IDEMPOTENCY_KEY_REUSED'),
   );
 }
 
