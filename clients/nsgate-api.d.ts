@@ -2972,8 +2972,7 @@ export interface operations {
                 /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
                 dryRun?: "true" | "false";
             };
-            header: {
-                "if-match": string;
+            header?: {
                 /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
                 "If-Match"?: string;
                 /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
@@ -3973,8 +3972,7 @@ export interface operations {
                 /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
                 dryRun?: "true" | "false";
             };
-            header: {
-                "if-match": string;
+            header?: {
                 /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
                 "If-Match"?: string;
                 /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */

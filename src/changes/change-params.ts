@@ -1,7 +1,8 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { ApiHeader, ApiQuery } from '@nestjs/swagger';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { NsgateError } from '../kernel/errors.js';
+import { parseIfMatch } from './limits-version.js';
 
 /** OpenAPI for what every REST limits change takes beside its body. */
 export function ApiChangeParams() {
@@ -28,3 +29,12 @@ export function parseDryRun(value: unknown): boolean {
   if (value === 'true' || value === true) return true;
   throw new NsgateError('VALIDATION_FAILED', 'dryRun must be true or false', { dryRun: value });
 }
+
+/**
+ * The If-Match header, parsed as the limits versions it names. A parameter decorator of our own,
+ * not @Headers('if-match'): the document generator lists every @Headers parameter as a required
+ * header, and a generated client would then have to send one (ApiChangeParams documents it).
+ */
+export const IfMatch = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  parseIfMatch(context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers['if-match']),
+);

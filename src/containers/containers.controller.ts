@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -15,7 +15,7 @@ import {
 import { ContainersService } from './containers.service.js';
 import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
 import { ChangeRoute } from '../changes/change.interceptor.js';
-import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
+import { ApiChangeParams, IfMatch, parseDryRun } from '../changes/change-params.js';
 import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
@@ -87,7 +87,7 @@ export class ContainersController {
   @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel; answers the new version (also as ETag) and the engine fields sent' })
   @ApiChangeParams()
   @ApiOkResponse({ type: ContainerLimitsChangeModel })
-  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody, @Headers('if-match') ifMatch?: string, @Query('dryRun') dryRun?: string): Promise<ContainerChangeAnswer> {
-    return this.changes.apply(idOrName, body, { ifVersion: parseIfMatch(ifMatch), dryRun: parseDryRun(dryRun) });
+  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody, @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>, @Query('dryRun') dryRun?: string): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(idOrName, body, { ifVersion, dryRun: parseDryRun(dryRun) });
   }
 }
