@@ -63,6 +63,16 @@ wait_until() {
 
 start_docker() {
   mark engine-start
+  # The engine in a cgroup of its own, as systemd runs it (/system.slice/docker.service): Docker
+  # decides whether the kernel accounts swap by looking for memory.swap.max in its own cgroup,
+  # which the root cgroup never has; from the root it ignores --memory-swap.
+  mkdir -p /sys/fs/cgroup/system.slice/docker.service
+  for c in $(cat /sys/fs/cgroup/system.slice/cgroup.controllers); do
+    echo "+$c" > /sys/fs/cgroup/system.slice/cgroup.subtree_control
+  done
+  # $$ is init's pid even here; /proc/self, opened by this (background) shell itself, is ours
+  read -r self _ < /proc/self/stat
+  echo "$self" > /sys/fs/cgroup/system.slice/docker.service/cgroup.procs
   # containerd first, on its own: dockerd gives the containerd it starts itself a fixed time to
   # come up, which a loaded host under tcg can exceed.
   containerd --config /etc/containerd/config.toml > /run/nsgate-vm/containerd.log 2>&1 &

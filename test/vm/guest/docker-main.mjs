@@ -133,6 +133,9 @@ const setupCases = [
       assert.equal([info.CgroupVersion, info.CgroupDriver], ['2', 'cgroupfs'], 'a v2 host, cgroupfs driver');
       // swap accounting is the kernel's (swapaccount=1); the limits case checks memory.swap.max
       assert.ok(readFileSync('/proc/cmdline', 'utf8').split(/\s+/).includes('swapaccount=1'), 'booted with swapaccount=1');
+      // Docker looks for memory.swap.max in its own cgroup (init.sh: /system.slice/docker.service)
+      if (existsSync('/run/docker.pid')) t.detail.engine.cgroup = readFileSync(`/proc/${readFileSync('/run/docker.pid', 'utf8').trim()}/cgroup`, 'utf8').trim();
+      assert.ok(info.SwapLimit, 'Docker sees swap accounting (SwapLimit)');
       assert.ok((await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').includes('nsgate/busybox:test'), 'the test image is there');
     },
   },
