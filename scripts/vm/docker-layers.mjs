@@ -6,10 +6,10 @@
 //            /var/run -> /run, and the test image as a `docker save` tarball from the private
 //            engine at /images/test-image.tar (the tarball is cached by image id).
 //   modules  the production node_modules nsgate's dist/main.js needs, from
-//            `npm ls --omit=dev --parseable --all` (no .d.ts, .ts, .map, .md), under
+//            `npm ls --omit=dev --parseable --long --all` (not extraneous ones; no .d.ts, .ts, .map, .md), under
 //            /app/node_modules. typescript is left out: only the build-time compiler plugins of
 //            @nestjs/graphql and @nestjs/swagger load it (it is their peer dependency).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -92,13 +92,25 @@ export function dockerLayer(options = {}) {
 /** The files of nsgate's production dependencies, as {src, dest} under /app/node_modules. */
 function productionModuleFiles() {
   const modules = fs.realpathSync(path.join(repoRoot, 'node_modules'));
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], {
+  // npm ls exits 1 on "problems" (an extraneous or invalid package in node_modules) but still
+  // prints the tree: what the lock file says production needs is all this layer wants.
+  const ls = spawnSync('npm', ['ls', '--omit=dev', '--parseable', '--long', '--all'], {
     cwd: repoRoot,
     encoding: 'utf8',
     maxBuffer: 16 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const dirs = [...new Set(out.split('\n').filter(Boolean).map((d) => fs.realpathSync(d)))].filter((d) => d.startsWith(modules + path.sep));
+  const out = ls.stdout ?? '';
+  if (ls.error || !out.trim()) throw new Error(`npm ls --omit=dev --parseable --long --all failed: ${ls.error?.message ?? ls.stderr}`);
+  // --long lines: PATH:NAME@VERSION[:EXTRANEOUS|:INVALID...]; an extraneous package is nobody's dependency
+  const dirs = [
+    ...new Set(
+      out
+        .split('\n')
+        .filter((line) => line && !/:EXTRANEOUS\b/.test(line))
+        .map((line) => fs.realpathSync(line.split(':')[0])),
+    ),
+  ].filter((d) => d.startsWith(modules + path.sep));
   const files = [];
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
