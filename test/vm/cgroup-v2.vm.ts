@@ -5,7 +5,7 @@
 //     and the shared vocabulary cases (test/shared/cgroup-driver-cases.ts, compiled for the guest).
 // Each case the guest reports is one test here.
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe } from 'vitest';
 import { repoRoot } from '../../scripts/vm/build-initramfs.mjs';
 import { HELPER_RELATIVE_PATH } from '../../src/kernel/exec/helper.js';
 import { cgroupDriverCases } from '../shared/cgroup-driver-cases.js';
@@ -13,7 +13,8 @@ import { compileForGuest } from './compile-guest.js';
 import { cases as kernelCases } from './guest/kernel-cases.mjs';
 import { GUEST_MODULE_ORDER, v2HostCases } from './guest/v2-host-cases.mjs';
 import { guestModules } from './kernel-modules.js';
-import { describeRun, prepareKernel, runInVm, type VmCaseResult, type VmRunResult } from './run-in-vm.js';
+import { guestReport } from './guest-report.js';
+import { prepareKernel, runInVm, type VmRunResult } from './run-in-vm.js';
 
 const ENTRY = 'test/vm/guest/main.mjs';
 const GUEST_SCRIPTS = ['test/vm/guest/main.mjs', 'test/vm/guest/protocol.mjs', 'test/vm/guest/kernel-cases.mjs', 'test/vm/guest/v2-host-cases.mjs'];
@@ -32,42 +33,17 @@ beforeAll(async () => {
   run.timings.compileMs = compiled.ms;
 });
 
-afterAll(() => {
-  if (!run) return;
-  const lines = run.cases.map((c) => JSON.stringify(c));
-  console.log(`vm timings: ${JSON.stringify(run.timings)} log: ${run.logFile}\n${lines.join('\n')}`);
-});
-
-function reported(suite: string, name: string): VmCaseResult | undefined {
-  return run.cases.find((c) => c.suite === suite && c.case === name);
-}
-
-function caseTests(suite: string, names: string[]): void {
-  for (const name of names) {
-    it(name, () => {
-      const result = reported(suite, name);
-      expect(result, `the guest did not report this case\n${describeRun(run)}`).toBeDefined();
-      expect(result!.ok, `${name}: ${result!.error}\n${JSON.stringify(result)}`).toBe(true);
-    });
-  }
-}
+const report = guestReport(() => run);
 
 describe('cgroup v2 on a real kernel (qemu)', () => {
-  it('the guest ran every case to the end', () => {
-    expect(run.rc, describeRun(run)).not.toBeNull();
-    const expected = [
-      ...kernelCases.map((c) => `kernel: ${c.name}`),
-      ...[...v2HostCases, ...cgroupDriverCases].map((c) => `driver: ${c.name}`),
-    ];
-    const got = new Set(run.cases.map((c) => `${c.suite}: ${c.case}`));
-    expect(expected.filter((n) => !got.has(n)), describeRun(run)).toEqual([]);
-    const unexpected = [...got].filter((n) => !expected.includes(n));
-    expect(unexpected, describeRun(run)).toEqual([]);
-  });
+  report.everyCase([
+    ...kernelCases.map((c) => `kernel: ${c.name}`),
+    ...[...v2HostCases, ...cgroupDriverCases].map((c) => `driver: ${c.name}`),
+  ]);
 
-  describe('kernel files (plain fs)', () => caseTests('kernel', kernelCases.map((c) => c.name)));
+  describe('kernel files (plain fs)', () => report.caseTests('kernel', kernelCases.map((c) => c.name)));
 
-  describe('driver on v2 (v2-only cases)', () => caseTests('driver', v2HostCases.map((c) => c.name)));
+  describe('driver on v2 (v2-only cases)', () => report.caseTests('driver', v2HostCases.map((c) => c.name)));
 
-  describe('driver on v2 (shared vocabulary cases)', () => caseTests('driver', cgroupDriverCases.map((c) => c.name)));
+  describe('driver on v2 (shared vocabulary cases)', () => report.caseTests('driver', cgroupDriverCases.map((c) => c.name)));
 });

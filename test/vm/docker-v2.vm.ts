@@ -7,11 +7,12 @@
 // first (npm run test:vm does it) and the private engine for `docker save`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe } from 'vitest';
 import { repoRoot } from '../../scripts/vm/build-initramfs.mjs';
 import { dockerLayer, modulesLayer } from '../../scripts/vm/docker-layers.mjs';
 import { dockerCases } from './guest/docker-cases.mjs';
-import { describeRun, runInVm, type VmCaseResult, type VmRunResult } from './run-in-vm.js';
+import { guestReport } from './guest-report.js';
+import { runInVm, type VmRunResult } from './run-in-vm.js';
 
 const ENTRY = 'test/vm/guest/docker-main.mjs';
 const GUEST_SCRIPTS = ['test/vm/guest/docker-main.mjs', 'test/vm/guest/docker-cases.mjs', 'test/vm/guest/protocol.mjs'];
@@ -45,35 +46,12 @@ beforeAll(async () => {
   run.timings.layersMs = layersMs;
 }, GUEST_TIMEOUT_MS + 120_000);
 
-afterAll(() => {
-  if (!run) return;
-  console.log(`vm timings: ${JSON.stringify(run.timings)} log: ${run.logFile}\n${run.cases.map((c) => JSON.stringify(c)).join('\n')}`);
-});
-
-function reported(suite: string, name: string): VmCaseResult | undefined {
-  return run.cases.find((c) => c.suite === suite && c.case === name);
-}
-
-function caseTests(suite: string, names: string[]): void {
-  for (const name of names) {
-    it(name, () => {
-      const result = reported(suite, name);
-      expect(result, `the guest did not report this case\n${describeRun(run)}`).toBeDefined();
-      expect(result!.ok, `${name}: ${result!.error}\n${JSON.stringify(result)}\nlog: ${run.logFile}`).toBe(true);
-    });
-  }
-}
+const report = guestReport(() => run);
 
 describe('a cgroup v2 host with the Docker Engine, nsgate inside (qemu)', () => {
-  it('the guest ran every case to the end', () => {
-    expect(run.rc, describeRun(run)).not.toBeNull();
-    const expected = [...SETUP_CASES.map((n) => `setup: ${n}`), ...dockerCases.map((c) => `docker: ${c.name}`)];
-    const got = new Set(run.cases.filter((c) => c.suite !== 'timings').map((c) => `${c.suite}: ${c.case}`));
-    expect(expected.filter((n) => !got.has(n)), describeRun(run)).toEqual([]);
-    expect([...got].filter((n) => !expected.includes(n)), describeRun(run)).toEqual([]);
-  });
+  report.everyCase([...SETUP_CASES.map((n) => `setup: ${n}`), ...dockerCases.map((c) => `docker: ${c.name}`)]);
 
-  describe('setup', () => caseTests('setup', SETUP_CASES));
+  describe('setup', () => report.caseTests('setup', SETUP_CASES));
 
-  describe('the tutorial and container suites', () => caseTests('docker', dockerCases.map((c) => c.name)));
+  describe('the tutorial and container suites', () => report.caseTests('docker', dockerCases.map((c) => c.name)));
 });

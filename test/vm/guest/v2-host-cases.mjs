@@ -43,8 +43,9 @@ function pageCacheFile(sizeMiB) {
   };
 }
 
-async function startSleep(ctx) {
-  const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+/** A child of ours, tracked in ctx.started until stop() kills it by its pid. */
+async function startChild(ctx, command, args, stdio) {
+  const child = spawn(command, args, { stdio });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   await new Promise((resolve, reject) => {
     child.once('spawn', resolve);
@@ -54,6 +55,7 @@ async function startSleep(ctx) {
   return {
     pid: child.pid,
     exited,
+    child,
     async stop() {
       try {
         process.kill(child.pid, 'SIGKILL');
@@ -65,6 +67,8 @@ async function startSleep(ctx) {
     },
   };
 }
+
+const startSleep = (ctx) => startChild(ctx, 'sleep', ['1000'], 'ignore');
 
 const unified = (ctx, path, file) => readFileSync(join(ctx.system.hierarchies[0].mountPoint, path, file), 'utf8').trim();
 /** A raw write to a cgroup file, as an operator would do it by hand (never through the code under test). */
@@ -83,27 +87,8 @@ async function until(what, check, timeoutMs = 10_000) {
 
 /** A shell that waits for a line on stdin before it runs `script` (so it can be moved into a cgroup first). */
 async function startGated(ctx, script) {
-  const child = spawn('/bin/sh', ['-c', `read go; ${script}`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  ctx.started.add(child.pid);
-  return {
-    pid: child.pid,
-    exited,
-    go: () => child.stdin.write('go\n'),
-    async stop() {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      await exited;
-      ctx.started.delete(child.pid);
-    },
-  };
+  const started = await startChild(ctx, '/bin/sh', ['-c', `read go; ${script}`], ['pipe', 'ignore', 'ignore']);
+  return { ...started, go: () => started.child.stdin.write('go\n') };
 }
 
 async function codeOf(work) {
