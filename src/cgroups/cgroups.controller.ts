@@ -4,6 +4,7 @@ import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
 import { CurrentCaller } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
@@ -69,8 +70,8 @@ export class CgroupsController {
   @ApiOkResponse({ type: LimitsChangeModel })
   patch(@Param('*') rest: string, @Body() body: SetLimitsBody): Promise<LimitsUpdate> {
     const { path } = splitAction(rest, ['limits']);
-    const { force, ...limits } = body;
-    return this.cgroups.setLimits(path, limits, force ?? false);
+    const { force, strategy, timeoutMs, ttlSeconds, ...limits } = body;
+    return this.cgroups.setLimits(path, limits, force ?? false, changeOptionsOf({ strategy, timeoutMs, ttlSeconds }));
   }
 
   @Post('*')

@@ -3,6 +3,7 @@ import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
 import { CurrentCaller } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
@@ -41,7 +42,7 @@ export class CgroupsResolver {
   @Allow('operator')
   @Audit('cgroup.limits', auditTarget)
   setCgroupLimits(@Args() args: SetLimitsArgs): Promise<LimitsUpdate> {
-    return this.service.setLimits(args.path, stripNulls(args.limits), args.force ?? false);
+    return this.service.setLimits(args.path, stripNulls(args.limits), args.force ?? false, changeOptionsOf(args));
   }
 
   @Mutation(() => CgroupModel, { description: 'Create a managed cgroup with optional limits' })

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { type Caller, roleSatisfies } from '../auth/roles.js';
+import type { ChangeOptions } from '../common/change-options.js';
 import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
@@ -43,8 +44,8 @@ export class CgroupsService {
     return { path, result: 'deleted' };
   }
 
-  setLimits(path: string, limits: unknown, force: boolean): Promise<LimitsUpdate> {
-    return this.system.setLimits(path, limits, { force });
+  setLimits(path: string, limits: unknown, force: boolean, options: ChangeOptions = {}): Promise<LimitsUpdate> {
+    return this.system.setLimits(path, limits, { force, strategy: options.strategy, timeoutMs: options.timeoutMs });
   }
 
   /** Only an admin may pull a process out of cgroups nsgate does not manage. */

@@ -13,7 +13,8 @@ import {
   type ContainerWithStatsModel,
 } from './container.models.js';
 import { ContainersService } from './containers.service.js';
-import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import { changeOptionsOf } from '../common/change-options.js';
+import { ContainerLimitsPatchBody, ContainerListQuery } from './dto/container.dto.js';
 
 @ApiTags('containers')
 @Controller('v1/containers')
@@ -65,7 +66,8 @@ export class ContainersController {
   @Audit('container.limits', (i) => `container:${String(i.params.idOrName)}`)
   @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel' })
   @ApiOkResponse({ type: ContainerLimitsChangeModel })
-  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    return this.containers.updateLimits(idOrName, body);
+  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsPatchBody): Promise<ContainerLimitsChangeModel> {
+    const { strategy, timeoutMs, ttlSeconds, ...limits } = body;
+    return this.containers.updateLimits(idOrName, limits, changeOptionsOf({ strategy, timeoutMs, ttlSeconds }));
   }
 }

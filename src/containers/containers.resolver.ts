@@ -14,6 +14,7 @@ import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
 import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { ChangeOptionsArgs, changeOptionsOf } from '../common/change-options.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 
 function everyContainer(req: NsgateRequest, service: ContainersService): Promise<ContainerModel[]> {
@@ -88,8 +89,8 @@ export class ContainersResolver {
   @Mutation(() => ContainerLimitsChangeModel, { description: 'Through the engine, as docker update; read back from the kernel' })
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
-  updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    return this.service.updateLimits(id, limits);
+  updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody, @Args() options: ChangeOptionsArgs): Promise<ContainerLimitsChangeModel> {
+    return this.service.updateLimits(id, limits, changeOptionsOf(options));
   }
 }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
+import type { ChangeOptions } from '../common/change-options.js';
 import { type Page, paginate } from '../common/pagination.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
 import { parseBytes } from '../kernel/cgroups/units.js';
@@ -100,7 +101,7 @@ export class ContainersService {
   }
 
   /** Through the engine, so docker inspect agrees; then read back from the kernel. */
-  async updateLimits(idOrName: string, body: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
+  async updateLimits(idOrName: string, body: ContainerLimitsBody, options: ChangeOptions = {}): Promise<ContainerLimitsChangeModel> {
     const c = await this.index.resolve(idOrName);
     if (c.source !== 'engine') {
       throw new NsgateError('CONFLICT', `${c.runtime} container ${c.name} is not the Docker Engine's; change its cgroup instead`, { id: c.id, runtime: c.runtime });
@@ -108,7 +109,9 @@ export class ContainersService {
     const change = toEngineChange(body);
     const path = c.pid === null ? null : c.cgroupPath;
     const before = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
-    const result = await updateContainerLimits(this.engine, c.id, change);
+    const viaEngine = () => updateContainerLimits(this.engine, c.id, change);
+    const staged = options.strategy === 'reclaim' && change.memory !== undefined && path !== null;
+    const result = staged ? await this.system.lowerContainerMemory(path, change.memory!, options.timeoutMs, viaEngine) : await viaEngine();
     const after = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
     return { id: result.id, before, after, engineBefore: engineLimits(result.before), engineAfter: engineLimits(result.after), warnings: result.warnings };
   }

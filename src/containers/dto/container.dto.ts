@@ -1,6 +1,7 @@
 import { ArgsType, Field, Float, InputType, Int } from '@nestjs/graphql';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { CHANGE_OPTION_DOCS, TTL_SECONDS_MAX, TTL_SECONDS_MIN } from '../../common/change-options.js';
 import { PageQuery } from '../../common/pagination.js';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 
@@ -50,4 +51,11 @@ export class ContainerLimitsBody {
   @Min(1)
   @Max(4194304)
   pidsLimit?: number;
+}
+
+/** PATCH /v1/containers/{id}/limits: the limits, and the change options (GraphQL: arguments beside `limits`). */
+export class ContainerLimitsPatchBody extends ContainerLimitsBody {
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.strategyDoc) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.timeoutDoc) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.ttlDoc) @IsOptional() @IsInt() @Min(TTL_SECONDS_MIN) @Max(TTL_SECONDS_MAX) ttlSeconds?: number;
 }

@@ -11,6 +11,7 @@ import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
 import { readProcessStatus } from '../procfs/status.js';
 import { type ProtectedProcesses, type ProtectedReason, protectedProcesses } from '../protected-processes.js';
 import { processAlive, readProcessBrief } from './procs.js';
+import { lowerWithReclaim, reclaimTimeout } from './reclaim.js';
 import { V1Driver } from './v1.js';
 import { V2Driver } from './v2.js';
 
@@ -321,9 +322,10 @@ export class CgroupSystem {
   /** Validates, writes in the order that always succeeds, reads back: {before, after} as the kernel has them. */
   async setLimits(pathInput: string, input: unknown, options: SetLimitsOptions = {}): Promise<LimitsUpdate> {
     const path = parseCgroupPath(pathInput);
-    assertManaged(path, this.managed);
+    this.files.assertWritable(path);
     const change = parseLimitsInput(input, this.topology());
     const plan = this.planChange(path, change);
+    const staged = this.stagedTarget(change, options);
     return this.mutex.run(path, () =>
       // one operation: each directory is looked up and checked once, then used for the reads
       // and writes that follow (each write still checks the file it opened)
@@ -331,7 +333,9 @@ export class CgroupSystem {
         const present = this.requireExists(path);
         try {
           const before = this.limitsOf(path);
-          await this.applyPlan(path, plan, before, options);
+          const attempt = () => this.applyPlan(path, plan, before, options);
+          if (staged) await this.lowerStaged(path, staged.target, staged.timeoutMs, attempt, change.memory?.high !== undefined);
+          else await attempt();
           // read back what the change touched; the rest is as read a moment ago under the same lock
           return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) } };
         } catch (err) {
@@ -339,6 +343,64 @@ export class CgroupSystem {
         }
       }),
     );
+  }
+
+  /** The memory target of a change made with strategy "reclaim" (null: an ordinary change). */
+  private stagedTarget(change: LimitsChange, options: SetLimitsOptions): { target: number; timeoutMs: number } | null {
+    if (options.strategy === undefined) return null;
+    if (options.strategy !== 'reclaim') throw new NsgateError('LIMIT_INVALID', 'strategy must be "reclaim"', { field: 'strategy', value: options.strategy });
+    if (options.force) {
+      throw new NsgateError('LIMIT_INVALID', 'strategy "reclaim" never lets the kernel OOM-kill: send it without force', { field: 'force', value: true });
+    }
+    const timeoutMs = reclaimTimeout(options.timeoutMs);
+    const target = change.memory?.max;
+    return typeof target === 'number' ? { target, timeoutMs } : null;
+  }
+
+  /** lowerWithReclaim on the cgroup's memory directory; `attempt` must refuse (LIMIT_BELOW_USAGE) rather than OOM-kill. */
+  private lowerStaged<T>(path: string, target: number, timeoutMs: number, attempt: () => Promise<T>, changeSetsHigh = false): Promise<T> {
+    const driver = this.driversWith('memory')[0];
+    const h = driver?.hierarchies.find((x) => x.version === 2 || x.controllers.includes('memory'));
+    const dir = h ? this.files.dir(h, path) : null;
+    if (!driver || !dir) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no memory controller`, { path, controller: 'memory' });
+    return lowerWithReclaim({ version: driver.version, dir, target, timeoutMs, attempt, changeSetsHigh });
+  }
+
+  /**
+   * A container's memory lowered in stages: the throttle is written to its own cgroup (outside
+   * the managed tree, named by the live model), the limit itself through `viaEngine` so the
+   * engine keeps what the kernel has. On v2 the engine is asked only once usage is under the
+   * target (its write would let the kernel OOM-kill); on v1 its refused write is the probe.
+   */
+  async lowerContainerMemory<T>(pathInput: string, target: number, timeoutMsInput: number | undefined, viaEngine: () => Promise<T>): Promise<T> {
+    const path = parseCgroupPath(pathInput);
+    const timeoutMs = reclaimTimeout(timeoutMsInput);
+    return this.files.admitting(path, () =>
+      this.mutex.run(path, () =>
+        this.files.operation(async () => {
+          this.requireExists(path);
+          const driver = this.driversWith('memory')[0];
+          const attempt =
+            driver?.version === 2
+              ? async () => {
+                  const usage = this.statsOf(path).memory?.usage ?? null;
+                  if (usage !== null && usage > target) throw new NsgateError('LIMIT_BELOW_USAGE', `usage ${usage} is above ${target}`, { path, requested: target, usage });
+                  return viaEngine();
+                }
+              : viaEngine;
+          return this.lowerStaged(path, target, timeoutMs, attempt);
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Writes limits into a container's own cgroup (outside the managed tree): only to put the
+   * engine's values back where the kernel drifted from them (reconcile).
+   */
+  writeContainerCgroup(pathInput: string, input: unknown): Promise<LimitsUpdate> {
+    const path = parseCgroupPath(pathInput);
+    return this.files.admitting(path, () => this.setLimits(path, input));
   }
 
   /**

@@ -1,0 +1,48 @@
+import { ArgsType, Field, Int } from '@nestjs/graphql';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/**
+ * What a limit change may carry beside its limits, for cgroups and containers alike: how a
+ * memory max below usage is reached (`strategy`, `timeoutMs`) and a lease (`ttlSeconds`). The
+ * bounds are the DTOs' validators; these are their docs, declared once for REST and GraphQL.
+ */
+export interface ChangeOptions {
+  strategy?: 'reclaim';
+  timeoutMs?: number;
+  ttlSeconds?: number;
+}
+
+export const TTL_SECONDS_MIN = 1;
+export const TTL_SECONDS_MAX = 86_400;
+
+export const CHANGE_OPTION_DOCS = {
+  strategyDoc: {
+    description:
+      '"reclaim": a memory max below usage is reached in stages (throttle: v2 memory.high / v1 soft limit; push: v2 memory.reclaim, v1 the refused write itself; ' +
+      'wait up to timeoutMs), then set; if usage does not fall, everything is put back and the answer is 409 LIMIT_BELOW_USAGE with the numbers. Never an OOM kill.',
+    enum: ['reclaim'],
+  },
+  timeoutDoc: { description: 'strategy "reclaim": how long to wait for usage to fall, 100..60000 ms (default 10000)', example: 10000 },
+  ttlDoc: {
+    description:
+      'a lease: after this many seconds (1..86400) nsgate puts back the `before` values of the fields this change moved, unless a later change touched them (GET /v1/leases; DELETE /v1/leases/{id} keeps the change)',
+    example: 300,
+  },
+} as const;
+
+/** The change options out of a body or GraphQL args (nulls dropped). */
+export function changeOptionsOf(input: { strategy?: unknown; timeoutMs?: unknown; ttlSeconds?: unknown }): ChangeOptions {
+  const options: ChangeOptions = {};
+  if (input.strategy !== undefined && input.strategy !== null) options.strategy = input.strategy as 'reclaim';
+  if (input.timeoutMs !== undefined && input.timeoutMs !== null) options.timeoutMs = input.timeoutMs as number;
+  if (input.ttlSeconds !== undefined && input.ttlSeconds !== null) options.ttlSeconds = input.ttlSeconds as number;
+  return options;
+}
+
+/** The same three as GraphQL arguments, beside a mutation's own (updateContainerLimits). */
+@ArgsType()
+export class ChangeOptionsArgs {
+  @Field(() => String, { nullable: true, description: CHANGE_OPTION_DOCS.strategyDoc.description }) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @Field(() => Int, { nullable: true, description: CHANGE_OPTION_DOCS.timeoutDoc.description }) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @Field(() => Int, { nullable: true, description: CHANGE_OPTION_DOCS.ttlDoc.description }) @IsOptional() @IsInt() @Min(TTL_SECONDS_MIN) @Max(TTL_SECONDS_MAX) ttlSeconds?: number;
+}
