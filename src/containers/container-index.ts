@@ -38,6 +38,7 @@ function fromGroup(group: ContainerGroup): IndexedContainer {
     hostNamespaces: { pid: false, net: false, ipc: false, uts: false },
     user: undefined,
     mounts: [],
+    engineLimits: null,
     runtime: group.runtime,
     source: 'cgroup',
     stale: false,

@@ -12,6 +12,13 @@ export class SharedNamespaceModel {
   @Field(() => [String]) @ApiProperty({ type: [String], description: 'ids of the containers it shares this namespace with, and "host" for the host\'s own' }) with: string[];
 }
 
+@ObjectType('LimitDrift', { description: "a limit where the kernel differs from the engine (docker inspect), in the engine's vocabulary" })
+export class LimitDriftModel {
+  @Field({ description: 'memory, memorySwap, nanoCpus, cpuShares or pidsLimit' }) @ApiProperty({ enum: ['memory', 'memorySwap', 'nanoCpus', 'cpuShares', 'pidsLimit'] }) field: string;
+  @Field(() => Int64Scalar, { nullable: true, description: 'what the kernel holds; null = unlimited' }) @ApiProperty({ type: Number, nullable: true, example: 7999488 }) kernel: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: 'what the engine holds; null = unlimited or unset' }) @ApiProperty({ type: Number, nullable: true, example: null }) engine: number | null;
+}
+
 @ObjectType('Container')
 export class ContainerModel {
   @Field() @ApiProperty() id: string;
@@ -25,6 +32,9 @@ export class ContainerModel {
   @Field(() => [ProcessCgroupModel]) @ApiProperty({ type: [ProcessCgroupModel], description: 'per hierarchy, from /proc/PID/cgroup' }) cgroups: ProcessCgroupModel[];
   @Field(() => NamespaceInodesModel, { nullable: true }) @ApiProperty({ type: NamespaceInodesModel, nullable: true }) namespaces: NamespaceInodesModel | null;
   @Field(() => LimitsModel, { nullable: true }) @ApiProperty({ type: LimitsModel, nullable: true, description: 'as the kernel holds them' }) limits: LimitsModel | null;
+  @Field(() => [LimitDriftModel], { nullable: true, description: 'where the kernel\'s limits differ from the engine\'s (a raw write into a cgroup file); [] when they agree, null when not compared (not running, not the engine\'s). POST /v1/containers/{id}/limits/reconcile puts the engine\'s values back' })
+  @ApiProperty({ type: [LimitDriftModel], nullable: true, description: "where the kernel's limits differ from the engine's; [] when they agree, null when not compared (not running, not the engine's)" })
+  drift: LimitDriftModel[] | null;
   @Field(() => [SharedNamespaceModel]) @ApiProperty({ type: [SharedNamespaceModel] }) sharedNamespaces: SharedNamespaceModel[];
   @Field({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   @ApiProperty({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
@@ -112,6 +122,15 @@ export class ContainerLimitsChangeModel {
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, before' }) engineBefore: EngineLimitsModel;
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, after' }) engineAfter: EngineLimitsModel;
   @Field(() => [String]) @ApiProperty({ type: [String] }) warnings: string[];
+}
+
+@ObjectType('ContainerReconcile', { description: "the engine's limits put back into the kernel where they had drifted" })
+export class ContainerReconcileModel {
+  @Field() @ApiProperty() id: string;
+  @Field(() => [LimitDriftModel], { description: 'the drift found (and removed); [] when there was none and nothing was written' }) @ApiProperty({ type: [LimitDriftModel] }) drift: LimitDriftModel[];
+  @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'the kernel, before' }) before: LimitsModel;
+  @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'the kernel, read back after' }) after: LimitsModel;
+  @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'what the engine holds: the values written' }) engine: EngineLimitsModel;
 }
 
 @ObjectType('ContainerSecurity')

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -7,6 +7,7 @@ import {
   ContainerLimitsChangeModel,
   ContainerModel,
   ContainerPageModel,
+  ContainerReconcileModel,
   ContainerSecurityModel,
   ContainerStatsModel,
   ContainerTopModel,
@@ -69,5 +70,18 @@ export class ContainersController {
   limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsPatchBody): Promise<ContainerLimitsChangeModel> {
     const { strategy, timeoutMs, ttlSeconds, ...limits } = body;
     return this.containers.updateLimits(idOrName, limits, changeOptionsOf({ strategy, timeoutMs, ttlSeconds }));
+  }
+
+  @Post(':idOrName/limits/reconcile')
+  @HttpCode(200)
+  @Allow('operator')
+  @Audit('container.reconcile', (i) => `container:${String(i.params.idOrName)}`)
+  @ApiOperation({
+    summary: "Put the engine's limits back into the kernel where they drifted (see a container's `drift`)",
+    description: "Writes what docker inspect holds into the container's own cgroup, for the drifted fields only; answers the drift found, the kernel's limits before and after, and the engine's. No drift: nothing is written.",
+  })
+  @ApiOkResponse({ type: ContainerReconcileModel })
+  reconcile(@Param('idOrName') idOrName: string): Promise<ContainerReconcileModel> {
+    return this.containers.reconcileLimits(idOrName);
   }
 }

@@ -4,6 +4,7 @@ import { ProcessesModule } from '../processes/processes.module.js';
 import { ContainersController } from './containers.controller.js';
 import { ContainersResolver, NamespaceContainersResolver } from './containers.resolver.js';
 import { ContainersService } from './containers.service.js';
+import { ContainerDrift } from './container-drift.js';
 import { ContainerIndex } from './container-index.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
@@ -11,7 +12,7 @@ import { ContainerViews } from './container-views.js';
 @Module({
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
-  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver],
+  providers: [ContainerIndex, ContainerDrift, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver],
   exports: [ContainersService],
 })
 export class ContainersModule {}

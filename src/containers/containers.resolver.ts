@@ -12,7 +12,7 @@ import type { NamespaceType } from '../kernel/procfs/namespace-types.js';
 import { NamespaceModel } from '../namespaces/namespace.models.js';
 import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
-import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
+import { ContainerLimitsChangeModel, ContainerModel, ContainerReconcileModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
 import { ChangeOptionsArgs, changeOptionsOf } from '../common/change-options.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
@@ -91,6 +91,13 @@ export class ContainersResolver {
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
   updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody, @Args() options: ChangeOptionsArgs): Promise<ContainerLimitsChangeModel> {
     return this.service.updateLimits(id, limits, changeOptionsOf(options));
+  }
+
+  @Mutation(() => ContainerReconcileModel, { description: "Put the engine's limits back into the kernel where they drifted (see Container.drift)" })
+  @Allow('operator')
+  @Audit('container.reconcile', (i) => `container:${String(i.args.id)}`)
+  reconcileContainerLimits(@Args('id') id: string): Promise<ContainerReconcileModel> {
+    return this.service.reconcileLimits(id);
   }
 }
 

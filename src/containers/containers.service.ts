@@ -17,6 +17,7 @@ import type { ContainerLimitsBody, ContainerListQuery } from './dto/container.dt
 import type {
   ContainerLimitsChangeModel,
   ContainerModel,
+  ContainerReconcileModel,
   ContainerSecurityModel,
   ContainerStatsModel,
   ContainerTopModel,
@@ -26,6 +27,9 @@ import type {
 import { ContainerIndex, type IndexedContainer } from './container-index.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
+import { ContainerDrift, type DriftAppeared } from './container-drift.js';
+import { engineValuesAsKernelInput, limitsDrift } from '../kernel/containers/drift.js';
+import type { Observable } from 'rxjs';
 
 function engineLimits(l: DockerLimits): EngineLimitsModel {
   return { memory: l.memory, memorySwap: l.memorySwap, nanoCpus: l.nanoCpus, cpuShares: l.cpuShares, pidsLimit: l.pidsLimit };
@@ -45,7 +49,13 @@ export class ContainersService {
     private readonly index: ContainerIndex,
     private readonly views: ContainerViews,
     private readonly statsReader: ContainerStats,
+    private readonly drift: ContainerDrift,
   ) {}
+
+  /** Drift as it appears (views and the periodic check), for the events module. */
+  get driftAppeared$(): Observable<DriftAppeared> {
+    return this.drift.appeared$;
+  }
 
   /** The running container's init pid (with its start time) and its configured environment (`NAME=value` entries) where the engine knows it. */
   async initPid(idOrName: string): Promise<{ id: string; name: string; pid: number; startTimeTicks: number | null; env: string[] | null }> {
@@ -111,9 +121,38 @@ export class ContainersService {
     const before = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
     const viaEngine = () => updateContainerLimits(this.engine, c.id, change);
     const staged = options.strategy === 'reclaim' && change.memory !== undefined && path !== null;
-    const result = staged ? await this.system.lowerContainerMemory(path, change.memory!, options.timeoutMs, viaEngine) : await viaEngine();
+    const result = await this.drift.whileChanging(c.id, async () => {
+      const done = staged ? await this.system.lowerContainerMemory(path, change.memory!, options.timeoutMs, viaEngine) : await viaEngine();
+      // the model holds the engine's new limits before drift is judged again
+      await this.index.model.refresh(c.id);
+      return done;
+    });
     const after = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
     return { id: result.id, before, after, engineBefore: engineLimits(result.before), engineAfter: engineLimits(result.after), warnings: result.warnings };
+  }
+
+  /**
+   * Puts the engine's limits back into the kernel where they drifted (a raw write into the
+   * container's cgroup): the engine's values as it holds them now, written into the container's
+   * own cgroup; {drift found, before, after, engine}.
+   */
+  async reconcileLimits(idOrName: string): Promise<ContainerReconcileModel> {
+    const found = await this.index.resolve(idOrName);
+    if (found.source !== 'engine') {
+      throw new NsgateError('CONFLICT', `${found.runtime} container ${found.name} is not the Docker Engine's: there is nothing to reconcile with`, { id: found.id });
+    }
+    await this.index.model.refresh(found.id);
+    const c = await this.index.resolve(found.id);
+    if (c.pid === null || c.cgroupPath === null || !c.engineLimits) throw new NsgateError('CONFLICT', `container ${c.name} is not running`, { id: c.id, state: c.state });
+    const path = c.cgroupPath;
+    const engine = c.engineLimits;
+    return this.drift.whileChanging(c.id, async () => {
+      const before = this.system.readLimits(path) as Limits;
+      const drift = limitsDrift(before, engine);
+      if (drift.length === 0) return { id: c.id, drift, before, after: before, engine: engineLimits(engine) };
+      const update = await this.system.writeContainerCgroup(path, engineValuesAsKernelInput(drift, engine));
+      return { id: c.id, drift, before: update.before as Limits, after: update.after as Limits, engine: engineLimits(engine) };
+    });
   }
 
   /** What is in force for the container's init process, and what is risky about it. */

@@ -1,5 +1,5 @@
 import { NsgateError } from '../errors.js';
-import { type ContainerEvent, type ContainerInspect, pickContainer } from '../docker/containers.js';
+import { type ContainerEvent, type ContainerInspect, type DockerLimits, dockerLimitsOf, pickContainer } from '../docker/containers.js';
 import { hostNamespaceInodes } from '../exec/pin.js';
 import { type CgroupMembership, readProcessCgroups } from '../procfs/cgroup.js';
 import { type NamespaceInodes, readNamespaceInodes } from '../procfs/namespace-links.js';
@@ -43,6 +43,8 @@ export interface LiveContainer {
   hostNamespaces: { pid: boolean; net: boolean; ipc: boolean; uts: boolean };
   user: string | undefined;
   mounts: { source: string; destination: string }[];
+  /** The limits the engine holds (HostConfig): what drift compares the kernel's with; null for other runtimes. */
+  engineLimits: DockerLimits | null;
 }
 
 export interface LiveModelStatus {
@@ -275,6 +277,7 @@ export class LiveContainers {
       hostNamespaces: { pid: host.PidMode === 'host', net: host.NetworkMode === 'host', ipc: host.IpcMode === 'host', uts: host.UTSMode === 'host' },
       user: info.Config?.User,
       mounts: (info.Mounts ?? []).map((m) => ({ source: m.Source, destination: m.Destination })),
+      engineLimits: dockerLimitsOf(info),
     };
     const pid = info.State.Running && info.State.Pid > 0 ? info.State.Pid : null;
     if (pid === null) return entry;
