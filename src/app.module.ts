@@ -17,6 +17,7 @@ import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { EventsModule } from './events/events.module.js';
 import { ExecModule } from './exec/exec.module.js';
+import { LeasesModule } from './leases/leases.module.js';
 import { loggerOptions } from './logging.js';
 import { CgroupsModule } from './cgroups/cgroups.module.js';
 import { ContainersModule } from './containers/containers.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
         AuthModule,
         AuditModule,
+        LeasesModule,
         MetricsModule,
         EngineModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, imports: [AuthModule], useClass: GraphqlOptions }),

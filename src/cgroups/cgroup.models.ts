@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import { ApiProperty } from '@nestjs/swagger';
+import { LeaseRefModel } from '../leases/lease.models.js';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 
 const n = { type: Number, nullable: true } as const;
@@ -134,6 +135,9 @@ export class CgroupPageModel {
 export class LimitsChangeModel {
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) before: LimitsModel;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel)' }) after: LimitsModel;
+  @Field(() => LeaseRefModel, { nullable: true, description: 'the lease this change made (ttlSeconds); absent without one' })
+  @ApiPropertyOptional({ type: LeaseRefModel, description: 'the lease this change made (ttlSeconds); absent without one' })
+  lease?: LeaseRefModel;
 }
 
 @ObjectType('CgroupAction')

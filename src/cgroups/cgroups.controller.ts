@@ -3,7 +3,7 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
-import { CurrentCaller } from '../common/caller.decorator.js';
+import { CurrentCaller, CurrentRequestId } from '../common/caller.decorator.js';
 import { changeOptionsOf } from '../common/change-options.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
@@ -68,10 +68,10 @@ export class CgroupsController {
   @ApiOperation({ summary: '{path}/-/limits: change limits; answers {before, after} as the kernel reads them back' })
   @ApiBody({ type: SetLimitsBody })
   @ApiOkResponse({ type: LimitsChangeModel })
-  patch(@Param('*') rest: string, @Body() body: SetLimitsBody): Promise<LimitsUpdate> {
+  patch(@Param('*') rest: string, @Body() body: SetLimitsBody, @CurrentRequestId() requestId: string): Promise<LimitsUpdate> {
     const { path } = splitAction(rest, ['limits']);
     const { force, strategy, timeoutMs, ttlSeconds, ...limits } = body;
-    return this.cgroups.setLimits(path, limits, force ?? false, changeOptionsOf({ strategy, timeoutMs, ttlSeconds }));
+    return this.cgroups.setLimits(path, limits, force ?? false, { ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }), requestId });
   }
 
   @Post('*')

@@ -2,7 +2,7 @@ import { Args, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/g
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
-import { CurrentCaller } from '../common/caller.decorator.js';
+import { CurrentCaller, CurrentRequestId } from '../common/caller.decorator.js';
 import { changeOptionsOf } from '../common/change-options.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { ProcessModel } from '../processes/process.models.js';
@@ -41,8 +41,8 @@ export class CgroupsResolver {
   @Mutation(() => LimitsChangeModel, { description: 'Change limits; before and after as the kernel reads them back' })
   @Allow('operator')
   @Audit('cgroup.limits', auditTarget)
-  setCgroupLimits(@Args() args: SetLimitsArgs): Promise<LimitsUpdate> {
-    return this.service.setLimits(args.path, stripNulls(args.limits), args.force ?? false, changeOptionsOf(args));
+  setCgroupLimits(@Args() args: SetLimitsArgs, @CurrentRequestId() requestId: string): Promise<LimitsUpdate> {
+    return this.service.setLimits(args.path, stripNulls(args.limits), args.force ?? false, { ...changeOptionsOf(args), requestId });
   }
 
   @Mutation(() => CgroupModel, { description: 'Create a managed cgroup with optional limits' })

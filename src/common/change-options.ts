@@ -10,6 +10,8 @@ export interface ChangeOptions {
   strategy?: 'reclaim';
   timeoutMs?: number;
   ttlSeconds?: number;
+  /** The request making the change: a lease names it. */
+  requestId?: string;
 }
 
 export const TTL_SECONDS_MIN = 1;

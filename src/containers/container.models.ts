@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { LeaseRefModel } from '../leases/lease.models.js';
 import { LimitsModel } from '../cgroups/cgroup.models.js';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 import { AncestorModel, NamespaceInodesModel, ProcessCgroupModel } from '../processes/process.models.js';
@@ -122,6 +123,9 @@ export class ContainerLimitsChangeModel {
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, before' }) engineBefore: EngineLimitsModel;
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, after' }) engineAfter: EngineLimitsModel;
   @Field(() => [String]) @ApiProperty({ type: [String] }) warnings: string[];
+  @Field(() => LeaseRefModel, { nullable: true, description: 'the lease this change made (ttlSeconds); absent without one' })
+  @ApiPropertyOptional({ type: LeaseRefModel, description: 'the lease this change made (ttlSeconds); absent without one' })
+  lease?: LeaseRefModel;
 }
 
 @ObjectType('ContainerReconcile', { description: "the engine's limits put back into the kernel where they had drifted" })

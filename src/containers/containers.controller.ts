@@ -14,6 +14,7 @@ import {
   type ContainerWithStatsModel,
 } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { CurrentRequestId } from '../common/caller.decorator.js';
 import { changeOptionsOf } from '../common/change-options.js';
 import { ContainerLimitsPatchBody, ContainerListQuery } from './dto/container.dto.js';
 
@@ -67,9 +68,9 @@ export class ContainersController {
   @Audit('container.limits', (i) => `container:${String(i.params.idOrName)}`)
   @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel' })
   @ApiOkResponse({ type: ContainerLimitsChangeModel })
-  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsPatchBody): Promise<ContainerLimitsChangeModel> {
+  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsPatchBody, @CurrentRequestId() requestId: string): Promise<ContainerLimitsChangeModel> {
     const { strategy, timeoutMs, ttlSeconds, ...limits } = body;
-    return this.containers.updateLimits(idOrName, limits, changeOptionsOf({ strategy, timeoutMs, ttlSeconds }));
+    return this.containers.updateLimits(idOrName, limits, { ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }), requestId });
   }
 
   @Post(':idOrName/limits/reconcile')

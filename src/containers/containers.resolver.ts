@@ -14,6 +14,7 @@ import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService } from '../processes/processes.service.js';
 import { ContainerLimitsChangeModel, ContainerModel, ContainerReconcileModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { CurrentRequestId } from '../common/caller.decorator.js';
 import { ChangeOptionsArgs, changeOptionsOf } from '../common/change-options.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 
@@ -89,8 +90,13 @@ export class ContainersResolver {
   @Mutation(() => ContainerLimitsChangeModel, { description: 'Through the engine, as docker update; read back from the kernel' })
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
-  updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody, @Args() options: ChangeOptionsArgs): Promise<ContainerLimitsChangeModel> {
-    return this.service.updateLimits(id, limits, changeOptionsOf(options));
+  updateContainerLimits(
+    @Args('id') id: string,
+    @Args('limits') limits: ContainerLimitsBody,
+    @Args() options: ChangeOptionsArgs,
+    @CurrentRequestId() requestId: string,
+  ): Promise<ContainerLimitsChangeModel> {
+    return this.service.updateLimits(id, limits, { ...changeOptionsOf(options), requestId });
   }
 
   @Mutation(() => ContainerReconcileModel, { description: "Put the engine's limits back into the kernel where they drifted (see Container.drift)" })

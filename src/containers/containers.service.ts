@@ -30,6 +30,7 @@ import { ContainerViews } from './container-views.js';
 import { ContainerDrift, type DriftAppeared } from './container-drift.js';
 import { engineValuesAsKernelInput, limitsDrift } from '../kernel/containers/drift.js';
 import type { Observable } from 'rxjs';
+import { LeasesService } from '../leases/leases.service.js';
 
 function engineLimits(l: DockerLimits): EngineLimitsModel {
   return { memory: l.memory, memorySwap: l.memorySwap, nanoCpus: l.nanoCpus, cpuShares: l.cpuShares, pidsLimit: l.pidsLimit };
@@ -50,7 +51,15 @@ export class ContainersService {
     private readonly views: ContainerViews,
     private readonly statsReader: ContainerStats,
     private readonly drift: ContainerDrift,
-  ) {}
+    private readonly leases: LeasesService,
+  ) {
+    // a lease's expiry: the engine's before values for the fields the change set (a lowering in stages)
+    leases.registerRestorer('container', async (lease) => {
+      const id = lease.target.slice('container:'.length);
+      const r = await this.applyLimits(id, restoreBody(lease.fields, lease.before as EngineLimitsModel), { strategy: 'reclaim' });
+      return { before: r.engineBefore, after: r.engineAfter };
+    });
+  }
 
   /** Drift as it appears (views and the periodic check), for the events module. */
   get driftAppeared$(): Observable<DriftAppeared> {
@@ -110,8 +119,44 @@ export class ContainersService {
     return stats;
   }
 
-  /** Through the engine, so docker inspect agrees; then read back from the kernel. */
+  /**
+   * The change (applyLimits), then the lease bookkeeping: earlier leases on the fields it set end
+   * void, and with ttlSeconds its own lease is on disk before the answer. A lease must be able to
+   * put `before` back through the engine, which cannot remove a memory or CPU limit once set:
+   * such a change is refused with ttlSeconds before anything is written.
+   */
   async updateLimits(idOrName: string, body: ContainerLimitsBody, options: ChangeOptions = {}): Promise<ContainerLimitsChangeModel> {
+    const fields = containerLimitFields(body);
+    if (options.ttlSeconds !== undefined) {
+      this.leases.assertRoom();
+      const c = await this.index.resolve(idOrName);
+      const unrestorable = c.engineLimits ? fields.filter((f) => (f === 'memory' && c.engineLimits!.memory === null) || (f === 'cpus' && c.engineLimits!.nanoCpus === null)) : fields;
+      if (unrestorable.length) {
+        throw new NsgateError('LIMIT_INVALID', `a lease could not put ${unrestorable.join(', ')} back: the engine cannot remove a limit once set (it has none now); send the change without ttlSeconds`, {
+          field: 'ttlSeconds',
+          fields: unrestorable,
+        });
+      }
+    }
+    const result = await this.applyLimits(idOrName, body, options);
+    const target = `container:${result.id}`;
+    const requestId = options.requestId ?? 'unknown';
+    let lease;
+    try {
+      lease = await this.leases.afterChange(
+        { target, fields, requestId },
+        options.ttlSeconds === undefined ? undefined : { kind: 'container', target, fields, ttlSeconds: options.ttlSeconds, requestId, before: result.engineBefore, after: result.engineAfter },
+      );
+    } catch (err) {
+      if (options.ttlSeconds === undefined) throw err;
+      await this.applyLimits(result.id, restoreBody(fields, result.engineBefore), {}).catch(() => undefined);
+      throw new NsgateError('INTERNAL', `the lease could not be kept in the state folder, so the change was put back: ${(err as Error).message}`, { id: result.id });
+    }
+    return lease ? { ...result, lease: { id: lease.id, expiresAt: lease.expiresAt, fields: lease.fields } } : result;
+  }
+
+  /** Through the engine, so docker inspect agrees; then read back from the kernel. */
+  private async applyLimits(idOrName: string, body: ContainerLimitsBody, options: ChangeOptions): Promise<ContainerLimitsChangeModel> {
     const c = await this.index.resolve(idOrName);
     if (c.source !== 'engine') {
       throw new NsgateError('CONFLICT', `${c.runtime} container ${c.name} is not the Docker Engine's; change its cgroup instead`, { id: c.id, runtime: c.runtime });
@@ -198,4 +243,22 @@ function toEngineChange(body: ContainerLimitsBody): ContainerLimitsChange {
   if (body.pidsLimit !== undefined) change.pidsLimit = body.pidsLimit;
   if (Object.keys(change).length === 0) throw new NsgateError('VALIDATION_FAILED', 'give at least one of memory, memorySwap, cpus, cpuShares, pidsLimit');
   return change;
+}
+
+/** The fields a container limits body sets, as leases name them (the body's own names). */
+export function containerLimitFields(body: ContainerLimitsBody): string[] {
+  return (['memory', 'memorySwap', 'cpus', 'cpuShares', 'pidsLimit'] as const).filter((k) => body[k] !== undefined && body[k] !== null);
+}
+
+/** The body that puts the engine's `before` back for `fields` (unset shares: the kernel's 1024; unlimited swap or pids: -1). */
+function restoreBody(fields: readonly string[], before: EngineLimitsModel): ContainerLimitsBody {
+  const body: ContainerLimitsBody = {};
+  for (const f of fields) {
+    if (f === 'memory' && before.memory !== null) body.memory = before.memory;
+    if (f === 'memorySwap') body.memorySwap = before.memorySwap ?? -1;
+    if (f === 'cpus' && before.nanoCpus !== null) body.cpus = before.nanoCpus / 1e9;
+    if (f === 'cpuShares') body.cpuShares = before.cpuShares ?? 1024;
+    if (f === 'pidsLimit') body.pidsLimit = before.pidsLimit ?? -1;
+  }
+  return body;
 }

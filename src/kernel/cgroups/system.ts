@@ -442,14 +442,20 @@ export class CgroupSystem {
    * Puts back what a change did (its before values, for the fields it moved), with force: the
    * way back for a change whose audit line could not be written.
    */
-  async revertLimits(pathInput: string, update: LimitsUpdate): Promise<void> {
+  async revertLimits(pathInput: string, update: LimitsUpdate, options: SetLimitsOptions = { force: true }): Promise<void> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     const moved = movedFields(update.before, update.after);
+    const staged = this.stagedTarget({ memory: { max: moved.memory?.max === undefined ? undefined : update.before.memory?.max } }, options);
     await this.mutex.run(path, async () => {
       this.requireExists(path);
       // the same way back as a change that fails half-way: each driver gets its before values
-      for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), { force: true });
+      const write = async () => {
+        for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), options);
+      };
+      // a lease putting a raised memory limit back down goes in stages ("reclaim"), never through an OOM kill
+      if (staged) await this.lowerStaged(path, staged.target, staged.timeoutMs, write);
+      else await write();
     });
   }
 
