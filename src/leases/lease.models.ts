@@ -37,3 +37,9 @@ export class LeaseKeptModel {
   @Field() @ApiProperty({ example: 'kept' }) result: string;
   @Field(() => LeaseModel) @ApiProperty({ type: LeaseModel }) lease: LeaseModel;
 }
+
+/** What the audit line (and so the lease.kept event) keeps of a DELETE's answer. */
+export function keptOutcome(response: unknown): unknown {
+  const kept = response as LeaseKeptModel | null;
+  return kept?.lease ? { leaseId: kept.id, target: kept.lease.target, fields: kept.lease.fields } : null;
+}

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger'
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import { type Page, paginate, PageQuery } from '../common/pagination.js';
-import { LeaseKeptModel, type LeaseModel, LeasePageModel } from './lease.models.js';
+import { keptOutcome, LeaseKeptModel, type LeaseModel, LeasePageModel } from './lease.models.js';
 import { LeasesService } from './leases.service.js';
 
 @ApiTags('leases')
@@ -21,7 +21,7 @@ export class LeasesController {
 
   @Delete(':id')
   @Allow('operator')
-  @Audit('lease.kept', (i) => `lease:${String(i.params.id)}`)
+  @Audit('lease.kept', (i) => `lease:${String(i.params.id)}`, undefined, keptOutcome)
   @ApiParam({ name: 'id', description: 'the lease id a change answered' })
   @ApiOperation({ summary: 'Keep the change: the lease ends and nothing is put back (404 when it has already ended)' })
   @ApiOkResponse({ type: LeaseKeptModel })

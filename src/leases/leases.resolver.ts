@@ -2,7 +2,7 @@ import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import { paginate, PageQuery } from '../common/pagination.js';
-import { LeaseKeptModel, LeasePageModel } from './lease.models.js';
+import { keptOutcome, LeaseKeptModel, LeasePageModel } from './lease.models.js';
 import { LeasesService } from './leases.service.js';
 
 @Resolver()
@@ -17,7 +17,7 @@ export class LeasesResolver {
 
   @Mutation(() => LeaseKeptModel, { description: 'Keep the change a lease would put back: the lease ends, nothing is restored' })
   @Allow('operator')
-  @Audit('lease.kept', (i) => `lease:${String(i.args.id)}`)
+  @Audit('lease.kept', (i) => `lease:${String(i.args.id)}`, undefined, keptOutcome)
   async keepLease(@Args('id') id: string): Promise<LeaseKeptModel> {
     return { id, result: 'kept', lease: await this.service.keep(id) };
   }

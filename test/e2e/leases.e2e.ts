@@ -76,6 +76,7 @@ describe('leases on cgroup and container limits', () => {
     const kept = await t.http().delete(`/v1/leases/${id}`).set(as(t.tokens.operator));
     expect(kept.status).toBe(200);
     expect(kept.body).toMatchObject({ id, result: 'kept', lease: { fields: ['pids.max'] } });
+    await waitFor(async () => t.app.get(EventsService).bus.buffered().some((e) => e.type === 'lease.kept' && e.data.leaseId === id && e.data.target === `cgroup:${root.path}/keep`));
     await sleep(3000);
     expect(read(pidsFile('keep'))).toBe('200');
     const again = await t.http().delete(`/v1/leases/${id}`).set(as(t.tokens.operator));
