@@ -33,7 +33,7 @@ export class CgroupsService {
     leases.registerRestorer('cgroup', async (lease) => {
       const path = pathOf(lease.target);
       const before = this.system.readLimits(path);
-      await this.system.revertLimits(path, { before: lease.before, after: lease.after } as LimitsUpdate, { strategy: 'reclaim' });
+      await this.system.revertLimits(path, { before: lease.before, after: lease.after } as LimitsUpdate, { strategy: 'reclaim', onlyIfUnchanged: true });
       return { before, after: this.system.readLimits(path) };
     });
   }

@@ -56,6 +56,15 @@ export class ContainersService {
     // a lease's expiry: the engine's before values for the fields the change set (a lowering in stages)
     leases.registerRestorer('container', async (lease) => {
       const id = lease.target.slice('container:'.length);
+      // a change that got in first (through nsgate or docker update) wins over the way back
+      await this.index.model.refresh(id);
+      const now = (await this.index.resolve(id)).engineLimits;
+      const after = lease.after as EngineLimitsModel;
+      const changed = lease.fields.filter((f) => {
+        const key = f === 'cpus' ? 'nanoCpus' : (f as keyof EngineLimitsModel);
+        return now !== null && now[key] !== after[key];
+      });
+      if (changed.length) throw new NsgateError('CONFLICT', `container ${id} changed since (${changed.join(', ')}); nothing was put back`, { id, changed });
       const r = await this.applyLimits(id, restoreBody(lease.fields, lease.before as EngineLimitsModel), { strategy: 'reclaim' });
       return { before: r.engineBefore, after: r.engineAfter };
     });

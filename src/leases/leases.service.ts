@@ -162,6 +162,11 @@ export class LeasesService implements OnApplicationBootstrap, OnApplicationShutd
   private async failed(lease: Lease, err: unknown): Promise<void> {
     const code = err instanceof NsgateError ? err.code : 'INTERNAL';
     const message = (err as Error).message;
+    if (code === 'CONFLICT' && err instanceof NsgateError && Array.isArray(err.details?.changed)) {
+      // its fields moved since (a change nsgate had not yet seen end, or a write by hand): void, not failed
+      if (await this.remove(lease.id)) await this.record(lease, 'lease.voided', 'ok', null, { leaseId: lease.id, fields: lease.fields, by: null, changed: err.details.changed });
+      return;
+    }
     const failures = lease.failures + 1;
     if (TERMINAL.has(code) || failures >= MAX_FAILURES) {
       if (await this.remove(lease.id)) {

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventsService } from '../../src/events/events.service.js';
 import { startTestApp, type TestApp, waitFor } from './support/app.js';
@@ -28,7 +28,7 @@ describe('leases on cgroup and container limits', () => {
   beforeAll(async () => {
     root = makeTestCgroup('leases');
     t = await startTestApp({ NSGATE_MANAGED_CGROUPS: root.path, DOCKER_HOST: dockerHost() });
-    for (const name of ['expire', 'void', 'keep']) {
+    for (const name of ['expire', 'void', 'keep', 'hand']) {
       expect((await t.http().put(`/v1/cgroups${root.path}/${name}`).set(as(t.tokens.operator)).send({ limits: { pids: { max: 64 } } })).status).toBe(200);
     }
   });
@@ -67,6 +67,15 @@ describe('leases on cgroup and container limits', () => {
     expect((await audit('lease.voided')).some((e) => e.after?.leaseId === leased.body.lease.id)).toBe(true);
     await sleep(3000); // past its expiry
     expect(read(pidsFile('void'))).toBe('120');
+  });
+
+  it('a write by hand to a leased field since the change also wins: at expiry the lease ends void', async () => {
+    const leased = await patch('hand', { pids: { max: 100 }, ttlSeconds: 1 });
+    expect(leased.status).toBe(200);
+    writeFileSync(pidsFile('hand'), '150');
+    await waitFor(async () => (await audit('lease.voided')).some((e) => e.after?.leaseId === leased.body.lease.id));
+    expect(read(pidsFile('hand'))).toBe('150');
+    expect((await audit('lease.expired')).some((e) => e.after?.leaseId === leased.body.lease.id)).toBe(false);
   });
 
   it('DELETE keeps the change (operator; viewers may only look); a second DELETE is 404', async () => {

@@ -442,13 +442,19 @@ export class CgroupSystem {
    * Puts back what a change did (its before values, for the fields it moved), with force: the
    * way back for a change whose audit line could not be written.
    */
-  async revertLimits(pathInput: string, update: LimitsUpdate, options: SetLimitsOptions = { force: true }): Promise<void> {
+  async revertLimits(pathInput: string, update: LimitsUpdate, options: SetLimitsOptions & { onlyIfUnchanged?: boolean } = { force: true }): Promise<void> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     const moved = movedFields(update.before, update.after);
     const staged = this.stagedTarget({ memory: { max: moved.memory?.max === undefined ? undefined : update.before.memory?.max } }, options);
     await this.mutex.run(path, async () => {
       this.requireExists(path);
+      if (options.onlyIfUnchanged) {
+        // under the lock: a change that got in first (through nsgate or by hand) wins over the way back
+        const since = movedFields(update.after, this.limitsOf(path, Object.keys(moved) as LimitGroup[]));
+        const touched = (Object.keys(moved) as LimitGroup[]).filter((g) => since[g] && Object.keys(moved[g]!).some((k) => k in since[g]!));
+        if (touched.length) throw new NsgateError('CONFLICT', `cgroup ${path} changed since (${touched.join(', ')}); nothing was put back`, { path, changed: touched });
+      }
       // the same way back as a change that fails half-way: each driver gets its before values
       const write = async () => {
         for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), options);
