@@ -1,14 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { type Caller, roleSatisfies } from '../auth/roles.js';
-import type { ChangeOptions } from '../common/change-options.js';
 import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
 import type { CgroupListQuery } from './dto/cgroup-list.query.js';
-import { NsgateError } from '../kernel/errors.js';
-import { parseCgroupPath } from '../kernel/cgroups/paths.js';
-import type { LeaseRefModel } from '../leases/lease.models.js';
 import { LeasesService } from '../leases/leases.service.js';
 import type { CgroupActionModel, CgroupNodeModel } from './cgroup.models.js';
 
@@ -20,7 +16,7 @@ export class CgroupsService {
   constructor(
     private readonly system: CgroupSystem,
     audit: AuditService,
-    private readonly leases: LeasesService,
+    leases: LeasesService,
   ) {
     // the ways back for changes whose completed audit line cannot be written (moves, deletes and
     // kills have none: the audit reserve keeps room for their lines instead)
@@ -56,31 +52,6 @@ export class CgroupsService {
     return { path, result: 'deleted' };
   }
 
-  /**
-   * The change, then the lease bookkeeping: earlier leases on the fields it set end void, and with
-   * ttlSeconds its own lease is on disk before the answer (if that write fails, the change is put back).
-   */
-  async setLimits(pathInput: string, limits: unknown, force: boolean, options: ChangeOptions = {}): Promise<LimitsUpdate & { lease?: LeaseRefModel }> {
-    const path = parseCgroupPath(pathInput);
-    if (options.ttlSeconds !== undefined) this.leases.assertRoom();
-    const update = await this.system.setLimits(path, limits, { force, strategy: options.strategy, timeoutMs: options.timeoutMs });
-    const target = `cgroup:${path}`;
-    const fields = cgroupLimitFields(limits);
-    const requestId = options.requestId ?? 'unknown';
-    let lease;
-    try {
-      lease = await this.leases.afterChange(
-        { target, fields, requestId },
-        options.ttlSeconds === undefined ? undefined : { kind: 'cgroup', target, fields, ttlSeconds: options.ttlSeconds, requestId, before: update.before, after: update.after },
-      );
-    } catch (err) {
-      if (options.ttlSeconds === undefined) throw err;
-      await this.system.revertLimits(path, update);
-      throw new NsgateError('INTERNAL', `the lease could not be kept in the state folder, so the change was put back: ${(err as Error).message}`, { path });
-    }
-    return lease ? { ...update, lease: { id: lease.id, expiresAt: lease.expiresAt, fields: lease.fields } } : update;
-  }
-
   /** Only an admin may pull a process out of cgroups nsgate does not manage. */
   async move(path: string, pid: number, caller: Caller): Promise<CgroupActionModel> {
     const moved = await this.system.moveProcess(path, pid, { fromUnmanaged: roleSatisfies(caller.role, 'admin') });
@@ -99,23 +70,4 @@ export class CgroupsService {
     const killed = await this.system.kill(path);
     return { path, result: 'killed', signalled: killed.signalled, viaCgroupKill: killed.viaCgroupKill };
   }
-}
-
-/**
- * The fields a limits body sets, as leases name them: "memory.max", "cpu.max" (quota and period
- * are one setting), "cpu.weight" (weight and shares are one), "pids.max", "cpuset.cpus".
- */
-export function cgroupLimitFields(limits: unknown): string[] {
-  const fields = new Set<string>();
-  if (!limits || typeof limits !== 'object') return [];
-  for (const [group, part] of Object.entries(limits as Record<string, unknown>)) {
-    if (!part || typeof part !== 'object') continue;
-    for (const [key, value] of Object.entries(part as Record<string, unknown>)) {
-      if (value === undefined) continue;
-      if (group === 'cpu' && (key === 'quotaUs' || key === 'periodUs')) fields.add('cpu.max');
-      else if (group === 'cpu' && key === 'shares') fields.add('cpu.weight');
-      else fields.add(`${group}.${key}`);
-    }
-  }
-  return [...fields].sort();
 }

@@ -2,11 +2,20 @@ import { ArgsType, Field, Int } from '@nestjs/graphql';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /**
- * What a limit change may carry beside its limits, for cgroups and containers alike: how a
- * memory max below usage is reached (`strategy`, `timeoutMs`) and a lease (`ttlSeconds`). The
- * bounds are the DTOs' validators; these are their docs, declared once for REST and GraphQL.
+ * What a limit change may carry beside its limits, for cgroups and containers alike, whichever
+ * transport (REST, GraphQL, a batch item) it came from: its precondition and dry run (issue 14
+ * part A), how a memory max below usage is reached (`strategy`, `timeoutMs`) and a lease
+ * (`ttlSeconds`). The bounds are the DTOs' validators; CHANGE_OPTION_DOCS are their docs,
+ * declared once for REST and GraphQL. The one pipeline (CgroupChanges.apply,
+ * ContainerChanges.apply) takes these.
  */
 export interface ChangeOptions {
+  /** The versions the caller read (If-Match / ifVersion); '*' = any; undefined = no precondition. */
+  ifVersion?: string[] | '*';
+  /** Plan and preflight only: nothing is written (with ttlSeconds: no lease either; with strategy: the stages it would write). */
+  dryRun?: boolean;
+  /** Cgroups, v2: allow memory.max below usage. */
+  force?: boolean;
   strategy?: 'reclaim';
   timeoutMs?: number;
   ttlSeconds?: number;
@@ -33,8 +42,8 @@ export const CHANGE_OPTION_DOCS = {
 } as const;
 
 /** The change options out of a body or GraphQL args (nulls dropped). */
-export function changeOptionsOf(input: { strategy?: unknown; timeoutMs?: unknown; ttlSeconds?: unknown }): ChangeOptions {
-  const options: ChangeOptions = {};
+export function changeOptionsOf(input: { strategy?: unknown; timeoutMs?: unknown; ttlSeconds?: unknown }): Pick<ChangeOptions, 'strategy' | 'timeoutMs' | 'ttlSeconds'> {
+  const options: Pick<ChangeOptions, 'strategy' | 'timeoutMs' | 'ttlSeconds'> = {};
   if (input.strategy !== undefined && input.strategy !== null) options.strategy = input.strategy as 'reclaim';
   if (input.timeoutMs !== undefined && input.timeoutMs !== null) options.timeoutMs = input.timeoutMs as number;
   if (input.ttlSeconds !== undefined && input.ttlSeconds !== null) options.ttlSeconds = input.ttlSeconds as number;

@@ -39,6 +39,7 @@ export const DEFAULT_EVENTS_SETTINGS: EventsSettings = {
 };
 
 const LIMIT_ACTIONS = new Set(['cgroup.limits', 'container.limits', 'container.reconcile']);
+const BATCH_ACTION = 'changes.apply';
 /** Lease ends, audited by the leases service, published as they are. */
 const LEASE_EVENTS = new Map<string, EventType>([
   ['lease.expired', 'lease.expired'],
@@ -233,6 +234,16 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
       if (TREE_ACTIONS.has(entry.action) && this.oom.running) void this.oom.refresh();
       const leaseEvent = LEASE_EVENTS.get(entry.action);
       if (leaseEvent) this.bus.publish(leaseEvent, entry.target, { ...((entry.after as Record<string, unknown> | null) ?? {}), requestId: entry.requestId }, entry.time);
+      if (entry.action === BATCH_ACTION && Array.isArray(entry.after)) {
+        // a batch is one audit line; each of its items is a limit change of its own target
+        for (const item of entry.after as { target: string; before: unknown; after: unknown }[]) {
+          const action = item.target.startsWith('container:') ? 'container.limits' : 'cgroup.limits';
+          this.publishLimitsChanged({ ...entry, action, target: item.target, before: item.before, after: item.after }).catch((err: unknown) =>
+            this.logger.warn(`limits.changed: ${(err as Error).message}`),
+          );
+        }
+        return;
+      }
       if (!LIMIT_ACTIONS.has(entry.action)) return;
       this.publishLimitsChanged(entry).catch((err: unknown) => this.logger.warn(`limits.changed: ${(err as Error).message}`));
     } catch (err) {

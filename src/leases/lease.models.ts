@@ -18,9 +18,9 @@ export class LeaseModel {
   @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true }) lastError: string | null;
 }
 
-@ObjectType('LeaseRef', { description: 'the lease a change made (ttlSeconds)' })
+@ObjectType('LeaseRef', { description: 'the lease a change made (ttlSeconds); a dry run: the lease it would make' })
 export class LeaseRefModel {
-  @Field() @ApiProperty() id: string;
+  @Field(() => String, { nullable: true, description: 'null in a dry run: nothing was kept' }) @ApiProperty({ type: String, nullable: true }) id: string | null;
   @Field() @ApiProperty({ description: 'ISO 8601' }) expiresAt: string;
   @Field(() => [String]) @ApiProperty({ type: [String] }) fields: string[];
 }

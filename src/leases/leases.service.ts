@@ -30,6 +30,13 @@ export interface NewLease {
   after: unknown;
 }
 
+/** What a change answers of its lease; a dry run's has no id (it says the lease it would make). */
+export interface LeaseRef {
+  id: string | null;
+  expiresAt: string;
+  fields: string[];
+}
+
 /** What GET /v1/leases shows of a lease. */
 export type LeaseView = Omit<Lease, 'failures' | 'lastError'> & { failures: number; lastError: string | null };
 
@@ -104,6 +111,17 @@ export class LeasesService implements OnApplicationBootstrap, OnApplicationShutd
       await this.record(l, 'lease.voided', 'ok', null, { leaseId: l.id, fields: l.fields, by: change.requestId });
     }
     return created;
+  }
+
+  /** A dry run's answer: the lease a change with ttlSeconds would make (nothing is kept). */
+  wouldMake(fields: string[], ttlSeconds: number): LeaseRef {
+    this.assertRoom();
+    return { id: null, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(), fields: [...new Set(fields)].sort() };
+  }
+
+  /** The change was undone (a batch put it back): its lease ends with nothing to do. */
+  async drop(id: string): Promise<void> {
+    await this.remove(id);
   }
 
   /** DELETE /v1/leases/{id}: the change stays; the lease is gone. */

@@ -1,6 +1,7 @@
 import { NsgateError } from '../errors.js';
+import type { LimitsChange, SetLimitsOptions } from './driver.js';
 import type { CgroupDir } from './files.js';
-import { sleep } from './journal.js';
+import { type LimitWrite, sleep } from './journal.js';
 import { parseKernelNumber } from './units.js';
 
 /** What a caller may ask of a staged lowering: how long to wait for usage to fall. */
@@ -98,6 +99,25 @@ export async function lowerWithReclaim<T>(stage: StagedLowering<T>): Promise<T> 
   );
 }
 
+/**
+ * What lowerWithReclaim would write around the limit, said without writing (a dry run): the
+ * throttle, the reclaim push (v2, where the kernel has memory.reclaim: the bytes above the
+ * target now) and the throttle put back, in order, as a plan's writes are said; [] when usage is
+ * not above the target (the plain write would do).
+ */
+export function stagedLoweringPlan(stage: Pick<StagedLowering<unknown>, 'version' | 'dir' | 'target' | 'changeSetsHigh'>): LimitWrite[] {
+  const { dir, target, version } = stage;
+  const usage = num(dir.readOptional(version === 1 ? 'memory.usage_in_bytes' : 'memory.current'));
+  if (usage === null || usage <= target) return [];
+  const throttleFile = version === 1 ? 'memory.soft_limit_in_bytes' : 'memory.high';
+  const previous = dir.readOptional(throttleFile)?.trim() ?? null;
+  const writes: LimitWrite[] = [];
+  if (previous !== null) writes.push({ file: `${dir.fsPath}/${throttleFile}`, from: previous, to: String(target) });
+  if (version === 2 && dir.has('memory.reclaim')) writes.push({ file: `${dir.fsPath}/memory.reclaim`, from: '', to: String(usage - target) });
+  if (previous !== null && !stage.changeSetsHigh) writes.push({ file: `${dir.fsPath}/${throttleFile}`, from: String(target), to: previous });
+  return writes;
+}
+
 /** The timeout a caller gave, checked: 100 ms .. 60 s, default 10 s. */
 export function reclaimTimeout(value: unknown): number {
   if (value === undefined || value === null) return RECLAIM_TIMEOUT_DEFAULT_MS;
@@ -108,4 +128,20 @@ export function reclaimTimeout(value: unknown): number {
     });
   }
   return value;
+}
+
+/**
+ * The memory target of a change made with strategy "reclaim" (null: an ordinary change, or one
+ * that sets no memory max); refuses strategy with force (it would let the kernel OOM-kill) and a
+ * timeout out of bounds. Checked before anything is read or written, dry run or not.
+ */
+export function stagedTargetOf(change: LimitsChange, options: SetLimitsOptions): { target: number; timeoutMs: number } | null {
+  if (options.strategy === undefined) return null;
+  if (options.strategy !== 'reclaim') throw new NsgateError('LIMIT_INVALID', 'strategy must be "reclaim"', { field: 'strategy', value: options.strategy });
+  if (options.force) {
+    throw new NsgateError('LIMIT_INVALID', 'strategy "reclaim" never lets the kernel OOM-kill: send it without force', { field: 'force', value: true });
+  }
+  const timeoutMs = reclaimTimeout(options.timeoutMs);
+  const target = change.memory?.max;
+  return typeof target === 'number' ? { target, timeoutMs } : null;
 }

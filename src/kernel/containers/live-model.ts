@@ -3,7 +3,7 @@ import { type ContainerEvent, type ContainerInspect, type DockerLimits, dockerLi
 import { hostNamespaceInodes } from '../exec/pin.js';
 import { type CgroupMembership, readProcessCgroups } from '../procfs/cgroup.js';
 import { type NamespaceInodes, readNamespaceInodes } from '../procfs/namespace-links.js';
-import { readProcessStat } from '../procfs/stat.js';
+import { samePidIncarnation, startTimeOf } from '../procfs/start-time.js';
 import { recogniseMemberships } from './runtimes.js';
 
 /*
@@ -43,7 +43,7 @@ export interface LiveContainer {
   hostNamespaces: { pid: boolean; net: boolean; ipc: boolean; uts: boolean };
   user: string | undefined;
   mounts: { source: string; destination: string }[];
-  /** The limits the engine holds (HostConfig): what drift compares the kernel's with; null for other runtimes. */
+  /** The limits the engine holds (HostConfig), as of the last inspect: a limits version and drift need them without asking the engine; null for other runtimes. */
   engineLimits: DockerLimits | null;
 }
 
@@ -75,22 +75,6 @@ export interface LiveModelOptions {
 
 /** Docker's container actions that can change what the model holds. */
 export const MODEL_ACTIONS = ['create', 'start', 'restart', 'die', 'destroy', 'update', 'rename', 'oom', 'pause', 'unpause'] as const;
-
-/** A pid's start time now, or null when it is gone or a zombie (a zombie init is a dead container). */
-export function startTimeOf(procRoot: string, pid: number): number | null {
-  try {
-    const stat = readProcessStat(pid, { procRoot });
-    return stat.state === 'Z' || stat.state === 'X' ? null : stat.startTimeTicks;
-  } catch (err) {
-    if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
-/** True while `pid` is still the process that had `startTimeTicks`. */
-export function samePidIncarnation(procRoot: string, pid: number, startTimeTicks: number): boolean {
-  return startTimeOf(procRoot, pid) === startTimeTicks;
-}
 
 export class LiveContainers {
   private readonly byId = new Map<string, LiveContainer>();
