@@ -45,6 +45,20 @@ describe('lowering memory in stages on cgroup v2 (fixture)', () => {
     expect(fx.read('', '/nsgate/app', 'memory.high').trim()).toBe('max');
   });
 
+  it('a dry run writes nothing and says the stages around the limit write (the same order as the real run)', async () => {
+    watchWrites(true);
+    const update = await fx.system().setLimits('/nsgate/app', { memory: { max: '32M' } }, { strategy: 'reclaim', timeoutMs: 2000, dryRun: true });
+    expect(writes).toEqual([]);
+    expect(fx.read('', '/nsgate/app', 'memory.max').trim()).toBe('7999488');
+    expect(update.after).toEqual(update.before);
+    expect(update.writes?.map((w) => `${w.file.split('/').at(-1)} ${w.to}`)).toEqual([`memory.max ${32 * MiB}`]);
+    expect(update.stages?.map((w) => `${w.file.split('/').at(-1)} ${w.to}`)).toEqual([`memory.high ${32 * MiB}`, `memory.reclaim ${50331648 - 32 * MiB}`, 'memory.high max']);
+    // above usage no stage is needed
+    const plain = await fx.system().setLimits('/nsgate/app', { memory: { max: '64M' } }, { strategy: 'reclaim', dryRun: true });
+    expect(plain.stages).toEqual([]);
+    expect(writes).toEqual([]);
+  });
+
   it('when usage does not fall: 409 with the numbers, memory.max untouched, memory.high put back', async () => {
     watchWrites(false);
     const err = await fx
