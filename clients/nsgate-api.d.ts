@@ -2041,7 +2041,7 @@ export interface operations {
                     "application/json": components["schemas"]["LeasePageModel"];
                 };
             };
-            /** @description Bad request: VALIDATION_FAILED */
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2119,6 +2119,15 @@ export interface operations {
             };
             /** @description Refused: FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
