@@ -84,6 +84,42 @@ describe('drift between the kernel and the engine, and reconcile', () => {
     expect((await view()).drift).toEqual([]);
   });
 
+  it('reconcile goes through the change pipeline: a stale If-Match is 412, a dry run writes nothing and says the writes, an Idempotency-Key replays, the ETag is the version', async () => {
+    writeFileSync(file('pids', 'pids.max'), '40');
+    await waitFor(async () => (await view()).drift?.length === 1, 5_000, 50);
+
+    const stale = await t.http().post(`/v1/containers/${c.id}/limits/reconcile`).set({ ...as(t.tokens.operator), 'if-match': '"not-the-version"' });
+    expect(stale.status).toBe(412);
+    expect(stale.body.error.code).toBe('PRECONDITION_FAILED');
+    expect(read(file('pids', 'pids.max'))).toBe('40');
+
+    const dry = await t.http().post(`/v1/containers/${c.id}/limits/reconcile?dryRun=true`).set(as(t.tokens.operator));
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, drift: [{ field: 'pidsLimit', kernel: 40, engine: null }] });
+    expect(dry.body.writes).toEqual([{ file: expect.stringMatching(/pids\.max$/), from: '40', to: 'max' }]);
+    expect(dry.body.after).toEqual(dry.body.before);
+    expect(read(file('pids', 'pids.max'))).toBe('40');
+
+    const key = `tuning-reconcile-${Date.now()}`;
+    const first = await t.http().post(`/v1/containers/${c.id}/limits/reconcile`).set({ ...as(t.tokens.operator), 'idempotency-key': key, 'if-match': `"${dry.body.version}"` });
+    expect(first.status).toBe(200);
+    expect(first.body.dryRun).toBe(false);
+    expect(first.headers.etag).toBe(`"${first.body.version}"`);
+    expect(read(file('pids', 'pids.max'))).toBe('max');
+    // the version a read shows afterwards is the one the answer gave
+    expect((await view()).limitsVersion).toBe(first.body.version);
+    writeFileSync(file('pids', 'pids.max'), '40');
+    const replay = await t.http().post(`/v1/containers/${c.id}/limits/reconcile`).set({ ...as(t.tokens.operator), 'idempotency-key': key, 'if-match': `"${dry.body.version}"` });
+    expect(replay.status).toBe(200);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    // a replay writes nothing: the raw write stays until a new reconcile
+    expect(read(file('pids', 'pids.max'))).toBe('40');
+    const fresh = await t.http().post(`/v1/containers/${c.id}/limits/reconcile`).set(as(t.tokens.operator));
+    expect(fresh.status).toBe(200);
+    expect(read(file('pids', 'pids.max'))).toBe('max');
+  });
+
   it('a change through nsgate is no drift: the engine and the kernel agree after it', async () => {
     const seen = driftEvents().length;
     const res = await t.http().patch(`/v1/containers/${c.id}/limits`).set(as(t.tokens.operator)).send({ memory: 8000000 });

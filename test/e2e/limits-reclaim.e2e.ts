@@ -72,6 +72,18 @@ describe('lowering memory below usage in stages ("strategy": "reclaim"), cgroup 
     const softBefore = read(`${dir}/memory.soft_limit_in_bytes`);
     expect(Number(read(`${dir}/memory.usage_in_bytes`))).toBeGreaterThan(64 * MiB);
 
+    // a dry run writes nothing and says the stages it would go through around the limit write
+    const dry = await t.http().patch(`${limitsUrl(`${root.path}/anon`)}?dryRun=true`).set(as(t.tokens.operator)).send({ memory: { max: '32M' }, strategy: 'reclaim', timeoutMs: 1500 });
+    expect(dry.status).toBe(200);
+    expect(dry.body.dryRun).toBe(true);
+    expect(dry.body.writes.map((w: { file: string; to: string }) => [w.file.split('/').at(-1), w.to])).toEqual([['memory.limit_in_bytes', String(32 * MiB)]]);
+    expect(dry.body.stages.map((w: { file: string; to: string }) => [w.file.split('/').at(-1), w.to])).toEqual([
+      ['memory.soft_limit_in_bytes', String(32 * MiB)],
+      ['memory.soft_limit_in_bytes', softBefore],
+    ]);
+    expect(read(`${dir}/memory.limit_in_bytes`)).toBe(limitBefore);
+    expect(read(`${dir}/memory.soft_limit_in_bytes`)).toBe(softBefore);
+
     const res = await t.http().patch(limitsUrl(`${root.path}/anon`)).set(as(t.tokens.operator)).send({ memory: { max: '32M' }, strategy: 'reclaim', timeoutMs: 1500 });
     expect([res.status, res.body.error?.code]).toEqual([409, 'LIMIT_BELOW_USAGE']);
     const d = res.body.error.details;
