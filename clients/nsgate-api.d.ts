@@ -1418,7 +1418,10 @@ export interface components {
             limit: number | null;
             /** @description usage minus inactive file pages (v1 total_inactive_file, v2 inactive_file): what docker stats shows as MEM USAGE, and cAdvisor's container_memory_working_set_bytes */
             workingSet: number | null;
-            /** @description docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it */
+            /**
+             * Format: double
+             * @description docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it
+             */
             percent: number | null;
         };
         ContainerCpuStatsModel: {
@@ -2220,12 +2223,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
@@ -2245,12 +2250,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, ... */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Too many requests: RATE_LIMITED */
             429: {
@@ -3294,8 +3301,7 @@ export interface operations {
                 /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
                 dryRun?: "true" | "false";
             };
-            header: {
-                "if-match": string;
+            header?: {
                 /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
                 "If-Match"?: string;
                 /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
@@ -3321,7 +3327,7 @@ export interface operations {
                     "application/json": components["schemas"]["LimitsChangeModel"];
                 };
             };
-            /** @description Bad request: CGROUP_PATH_INVALID, VALIDATION_FAILED */
+            /** @description Bad request: VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3339,7 +3345,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: CGROUP_MOUNT_CROSSED, CGROUP_NOT_MANAGED, FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            /** @description Refused: FORBIDDEN */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3348,34 +3354,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not found: CGROUP_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: CGROUP_BUSY, CONFLICT, KERNEL_BUSY, LIMIT_BELOW_USAGE */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gone: CGROUP_GONE */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version. Error: PRECONDITION_FAILED */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -3402,7 +3381,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE, IDEMPOTENCY_KEY_REUSED, KERNEL_INVALID_ARGUMENT, LIMIT_INVALID */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4322,8 +4301,7 @@ export interface operations {
                 /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
                 dryRun?: "true" | "false";
             };
-            header: {
-                "if-match": string;
+            header?: {
                 /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
                 "If-Match"?: string;
                 /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
@@ -4348,7 +4326,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContainerLimitsChangeModel"];
                 };
             };
-            /** @description Bad request: CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            /** @description Bad request: VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4366,7 +4344,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            /** @description Refused: FORBIDDEN */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4375,39 +4353,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not found: CONTAINER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: CONFLICT, LIMIT_BELOW_USAGE */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gone: CGROUP_GONE */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Body too large: PAYLOAD_TOO_LARGE */
             413: {
@@ -4427,7 +4380,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: ENGINE_REJECTED, LIMIT_INVALID */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4454,7 +4407,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE, ENGINE_UNAVAILABLE */
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4471,8 +4424,7 @@ export interface operations {
                 /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
                 dryRun?: "true" | "false";
             };
-            header: {
-                "if-match": string;
+            header?: {
                 /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
                 "If-Match"?: string;
                 /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
@@ -4493,7 +4445,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContainerReconcileModel"];
                 };
             };
-            /** @description Bad request: CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            /** @description Bad request: VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4511,7 +4463,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            /** @description Refused: FORBIDDEN */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4520,34 +4472,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not found: CONTAINER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict: CONFLICT */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Gone: CGROUP_GONE */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version. Error: PRECONDITION_FAILED */
+            /** @description Error: PRECONDITION_FAILED */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4556,7 +4481,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, .... Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID */
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4583,7 +4508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE, ENGINE_UNAVAILABLE */
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -13,7 +13,7 @@ import { auditTarget, cgroupPathOf } from './cgroup-route.js';
 import { CgroupsService } from './cgroups.service.js';
 import { CgroupChanges, type CgroupChangeAnswer } from './cgroup-changes.js';
 import { ChangeRoute } from '../changes/change.interceptor.js';
-import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
+import { ApiChangeParams, IfMatch, parseDryRun } from '../changes/change-params.js';
 import { limitsVersion, parseIfMatch } from '../changes/limits-version.js';
 import { CgroupListQuery } from './dto/cgroup-list.query.js';
 import { CreateCgroupBody, MoveProcessBody, SetLimitsBody } from './dto/limits.input.js';
@@ -102,14 +102,14 @@ export class CgroupsController {
     @Param('path') path: string,
     @Body() body: SetLimitsBody,
     @CurrentRequestId() requestId: string,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>,
     @Query('dryRun') dryRun?: string,
   ): Promise<CgroupChangeAnswer> {
     const { force, strategy, timeoutMs, ttlSeconds, ...limits } = body;
     return this.changes.apply(cgroupPathOf(path), limits, {
       ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }),
       force: force ?? false,
-      ifVersion: parseIfMatch(ifMatch),
+      ifVersion,
       dryRun: parseDryRun(dryRun),
       requestId,
     });

@@ -1,6 +1,8 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiHeader, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { ApiHeader, ApiQuery } from '@nestjs/swagger';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 import { NsgateError } from '../kernel/errors.js';
+import { parseIfMatch } from './limits-version.js';
 
 /** OpenAPI for what every REST limits change takes beside its body. */
 export function ApiChangeParams() {
@@ -16,8 +18,8 @@ export function ApiChangeParams() {
       description: 'up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept.',
     }),
     ApiQuery({ name: 'dryRun', required: false, enum: ['true', 'false'], description: 'true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing' }),
-    ApiResponse({ status: 412, description: 'PRECONDITION_FAILED: the limits moved since the If-Match version; details hold the current values and version' }),
-    ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED, LIMIT_INVALID, ...' }),
+    // 412 PRECONDITION_FAILED: details hold the current values and version
+    ApiErrors('PRECONDITION_FAILED', 'IDEMPOTENCY_KEY_REUSED'),
   );
 }
 
@@ -27,3 +29,12 @@ export function parseDryRun(value: unknown): boolean {
   if (value === 'true' || value === true) return true;
   throw new NsgateError('VALIDATION_FAILED', 'dryRun must be true or false', { dryRun: value });
 }
+
+/**
+ * The If-Match header, parsed as the limits versions it names. A parameter decorator of our own,
+ * not @Headers('if-match'): the document generator lists every @Headers parameter as a required
+ * header, and a generated client would then have to send one (ApiChangeParams documents it).
+ */
+export const IfMatch = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  parseIfMatch(context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers['if-match']),
+);

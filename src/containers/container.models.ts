@@ -63,7 +63,7 @@ export class ContainerMemoryStatsModel {
   @ApiProperty({ type: Number, nullable: true, description: WORKING_SET })
   workingSet: number | null;
   @Field(() => Float, { nullable: true, description: MEM_PERCENT })
-  @ApiProperty({ type: Number, nullable: true, description: MEM_PERCENT })
+  @ApiProperty({ type: Number, format: 'double', nullable: true, description: MEM_PERCENT })
   percent: number | null;
 }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -18,7 +18,7 @@ import { CurrentRequestId } from '../common/caller.decorator.js';
 import { changeOptionsOf } from '../common/change-options.js';
 import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
 import { ChangeRoute } from '../changes/change.interceptor.js';
-import { ApiChangeParams, parseDryRun } from '../changes/change-params.js';
+import { ApiChangeParams, IfMatch, parseDryRun } from '../changes/change-params.js';
 import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsPatchBody, ContainerListQuery } from './dto/container.dto.js';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
@@ -94,11 +94,11 @@ export class ContainersController {
     @Param('idOrName') idOrName: string,
     @Body() body: ContainerLimitsPatchBody,
     @CurrentRequestId() requestId: string,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>,
     @Query('dryRun') dryRun?: string,
   ): Promise<ContainerChangeAnswer> {
     const { strategy, timeoutMs, ttlSeconds, ...limits } = body;
-    return this.changes.apply(idOrName, limits, { ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }), ifVersion: parseIfMatch(ifMatch), dryRun: parseDryRun(dryRun), requestId });
+    return this.changes.apply(idOrName, limits, { ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }), ifVersion, dryRun: parseDryRun(dryRun), requestId });
   }
 
   @Post(':idOrName/limits/reconcile')
@@ -114,7 +114,7 @@ export class ContainersController {
   })
   @ApiChangeParams()
   @ApiOkResponse({ type: ContainerReconcileModel })
-  reconcile(@Param('idOrName') idOrName: string, @Headers('if-match') ifMatch?: string, @Query('dryRun') dryRun?: string): Promise<ContainerReconcileModel> {
-    return this.changes.reconcile(idOrName, { ifVersion: parseIfMatch(ifMatch), dryRun: parseDryRun(dryRun) });
+  reconcile(@Param('idOrName') idOrName: string, @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>, @Query('dryRun') dryRun?: string): Promise<ContainerReconcileModel> {
+    return this.changes.reconcile(idOrName, { ifVersion, dryRun: parseDryRun(dryRun) });
   }
 }
