@@ -19,8 +19,8 @@ import { ContainerChanges, type ContainerChangeAnswer } from './container-change
 import { ChangeRoute } from '../changes/change.interceptor.js';
 import { parseIfMatch } from '../changes/limits-version.js';
 import { CurrentRequestId } from '../common/caller.decorator.js';
-import { ChangeOptionsArgs, changeOptionsOf } from '../common/change-options.js';
-import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import { changeOptionsOf } from '../common/change-options.js';
+import { ContainerListQuery, UpdateContainerLimitsArgs } from './dto/container.dto.js';
 
 function everyContainer(req: NsgateRequest, service: ContainersService): Promise<ContainerModel[]> {
   return perRequest(req, 'containers', () => service.all());
@@ -102,16 +102,8 @@ export class ContainersResolver {
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
   @ChangeRoute()
-  updateContainerLimits(
-    @Args('id') id: string,
-    @Args('limits') limits: ContainerLimitsBody,
-    @Args() options: ChangeOptionsArgs,
-    @CurrentRequestId() requestId: string,
-    @Args('ifVersion', { nullable: true, type: () => String, description: 'change only if the limits version is still this one; "*" = any' }) ifVersion?: string,
-    @Args('dryRun', { nullable: true, type: () => Boolean, description: 'answer the plan and the preflight; write nothing' }) dryRun?: boolean,
-    @Args('idempotencyKey', { nullable: true, type: () => String, description: 'replays the first answer of the same key and arguments within 24 h' }) _idempotencyKey?: string,
-  ): Promise<ContainerChangeAnswer> {
-    return this.changes.apply(id, limits, { ...changeOptionsOf(options), ifVersion: parseIfMatch(ifVersion), dryRun: dryRun ?? false, requestId });
+  updateContainerLimits(@Args() args: UpdateContainerLimitsArgs, @CurrentRequestId() requestId: string): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(args.id, args.limits, { ...changeOptionsOf(args), ifVersion: parseIfMatch(args.ifVersion), dryRun: args.dryRun ?? false, requestId });
   }
 
   @Mutation(() => ContainerReconcileModel, { description: "Put the engine's limits back into the kernel where they drifted (see Container.drift); ifVersion, dryRun and idempotencyKey as for updateContainerLimits" })
