@@ -153,6 +153,15 @@ describe('leases on cgroup and container limits', () => {
     const view = (await t.http().get(`/v1/containers/${c.id}`).set(as(t.tokens.viewer))).body;
     expect(view.limits.memory.max).toBe(64 * MiB);
 
+    // GraphQL takes the same options beside ifVersion and dryRun; a dry run makes no lease and sends nothing
+    const dry = await t.graphql(
+      `mutation { updateContainerLimits(id: "${c.id}", limits: { memory: "80M" }, ttlSeconds: 60, strategy: "reclaim", dryRun: true) { dryRun writes { field to } lease { id fields } } }`,
+      t.tokens.operator,
+    );
+    expect(dry.body.data?.updateContainerLimits, JSON.stringify(dry.body.errors)).toEqual({ dryRun: true, writes: [{ field: 'Memory', to: 80 * MiB }], lease: { id: null, fields: ['memory'] } });
+    expect(await docker(['inspect', '--format', '{{.HostConfig.Memory}}', c.id])).toBe(String(64 * MiB));
+    expect((await leases()).some((l) => l.target === `container:${c.id}`)).toBe(false);
+
     const bare = await runContainer('tuning-lease-bare', [TEST_IMAGE, 'sleep', '600']);
     made.push(bare.id);
     await waitFor(async () => (await t.http().get(`/v1/containers/${bare.id}`).set(as(t.tokens.viewer))).body.state === 'running', 30_000);
