@@ -192,7 +192,7 @@ function findBusybox() {
 }
 
 /** Every library the binary loads, as ldd names them (and the loader at its absolute path). */
-function sharedLibraries(binary) {
+export function sharedLibraries(binary) {
   const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
   const libs = [];
   for (const line of out.split('\n')) {
@@ -259,12 +259,13 @@ function buildBase(dir) {
 /** Normalizes the file list: repo-relative paths (files or directories) or {src, dest}. */
 function projectFiles(entries) {
   const files = [];
-  const add = (src, dest, mode = 0o644) => {
+  const add = (src, dest, mode) => {
     const st = fs.statSync(src);
     if (st.isDirectory()) {
       for (const name of fs.readdirSync(src).sort()) add(path.join(src, name), `${dest}/${name}`, mode);
     } else if (st.isFile() && !src.endsWith('.map')) {
-      files.push({ src, dest, mode });
+      // an entry's own mode, else executables stay executable (the exec helper must be 0755 to be run)
+      files.push({ src, dest, mode: mode ?? (st.mode & 0o111 ? 0o755 : 0o644) });
     }
   };
   for (const e of entries) {
@@ -297,12 +298,55 @@ function buildProject(dir, entries) {
   return { file: out, key, built: true, count: files.length };
 }
 
-/** Removes cached layers other than the ones just used, so .vm-cache/ does not grow. */
+/**
+ * An extra cached layer (e.g. the Docker Engine's binaries, or node_modules): entries are
+ * placed at absolute guest paths. Cached by `key` when given (cheap to compute for big inputs),
+ * else by each source's path, size and mtime.
+ * @param {string} dir
+ * @param {{ name: string, key?: string, entries: Array<{ dest: string, src?: string, data?: Buffer, mode?: number, symlink?: string, dir?: boolean }> }} layer
+ */
+function buildLayer(dir, layer) {
+  if (!/^[a-z0-9-]+$/.test(layer.name)) throw new Error(`layer name ${layer.name} must be [a-z0-9-]+`);
+  const key = sha256(
+    BUILDER_VERSION,
+    layer.name,
+    layer.key ?? '',
+    ...layer.entries.flatMap((e) => [
+      e.dest,
+      String(e.mode ?? ''),
+      e.symlink ?? '',
+      e.dir ? 'dir' : '',
+      e.data ? createHash('sha256').update(e.data).digest('hex') : '',
+      e.src && !layer.key ? statKey(e.src) : (e.src ?? ''),
+    ]),
+  );
+  const out = path.join(dir, `layer-${layer.name}-${key}.cpio`);
+  if (fs.existsSync(out)) return { file: out, key, built: false };
+  log(`building layer ${layer.name} ${key} (${layer.entries.length} entries)`);
+  atomically(out, (tmp) => {
+    const w = new CpioWriter(tmp);
+    for (const e of layer.entries) {
+      const name = e.dest.replace(/^\/+/, '');
+      if (e.dir) w.dir(name, e.mode ?? 0o755);
+      else if (e.symlink) w.symlink(name, e.symlink);
+      else w.file(name, e.data ?? fs.readFileSync(e.src), e.mode ?? 0o644);
+    }
+    w.close();
+  });
+  return { file: out, key, built: true };
+}
+
+/**
+ * Removes cached files of the kinds just used (base, project, layer-NAME, initrd[-NAMES]) other
+ * than the ones just used, so .vm-cache/ does not grow; another guest's kinds stay cached.
+ */
 function prune(dir, keep) {
+  const kindOf = (name) => name.replace(/-[0-9a-f]{16}\.(cpio|img)(\.gz)?$/, '');
+  const kinds = new Set([...keep].map((f) => kindOf(path.basename(f))));
   for (const name of fs.readdirSync(dir)) {
     const full = path.join(dir, name);
     if (keep.has(full) || name.includes('.tmp-')) continue;
-    if (/^(base|project|initrd)-.*\.(cpio|img)(\.gz)?$/.test(name)) {
+    if (/^(base|project|initrd|layer)\b.*-[0-9a-f]{16}\.(cpio|img)(\.gz)?$/.test(name) && kinds.has(kindOf(name))) {
       const age = Date.now() - fs.statSync(full).mtimeMs;
       if (age > 10 * 60_000) fs.rmSync(full, { force: true }); // leave a parallel run's files alone
     }
@@ -310,39 +354,44 @@ function prune(dir, keep) {
 }
 
 /**
- * Builds (or reuses) the initramfs holding `files` under /app.
- * @param {{ files: Array<string | { src: string, dest: string }>, gzip?: boolean }} options
+ * Builds (or reuses) the initramfs holding `files` under /app, plus any extra `layers`
+ * (unpacked after the base layer and before the project layer).
+ * @param {{ files: Array<string | { src: string, dest: string }>, layers?: Array<object>, gzip?: boolean }} options
  */
-export function buildInitramfs({ files, gzip = false }) {
+export function buildInitramfs({ files, layers = [], gzip = false }) {
   const dir = path.join(cacheDir(), 'initramfs');
   fs.mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const base = buildBase(dir);
+  const extra = layers.map((l) => buildLayer(dir, l));
   const project = buildProject(dir, files);
-  const initrd = path.join(dir, `initrd-${base.key}-${project.key}${gzip ? '.img.gz' : '.img'}`);
+  const parts = [base, ...extra, project];
+  const kind = ['initrd', ...layers.map((l) => l.name)].join('-');
+  const initrd = path.join(dir, `${kind}-${sha256(...parts.map((p) => p.key))}${gzip ? '.img.gz' : '.img'}`);
   if (!fs.existsSync(initrd)) {
     atomically(initrd, (tmp) => {
       if (gzip) {
         // Two gzip members back to back: the kernel unpacks each in turn.
-        const parts = [base.file, project.file].map((f) => zlib.gzipSync(fs.readFileSync(f), { level: 1 }));
-        fs.writeFileSync(tmp, Buffer.concat(parts));
+        const zipped = parts.map((p) => zlib.gzipSync(fs.readFileSync(p.file), { level: 1 }));
+        fs.writeFileSync(tmp, Buffer.concat(zipped));
       } else {
         fs.copyFileSync(base.file, tmp);
-        fs.appendFileSync(tmp, fs.readFileSync(project.file));
+        for (const p of parts.slice(1)) fs.appendFileSync(tmp, fs.readFileSync(p.file));
       }
     });
   } else {
     const now = new Date();
     fs.utimesSync(initrd, now, now);
   }
-  for (const f of [base.file, project.file]) {
+  for (const p of parts) {
     const now = new Date();
-    fs.utimesSync(f, now, now);
+    fs.utimesSync(p.file, now, now);
   }
-  prune(dir, new Set([base.file, project.file, initrd]));
+  prune(dir, new Set([...parts.map((p) => p.file), initrd]));
   return {
     initrd,
     baseBuilt: base.built,
+    layersBuilt: Object.fromEntries(layers.map((l, i) => [l.name, extra[i].built])),
     projectBuilt: project.built,
     projectFiles: project.count,
     bytes: fs.statSync(initrd).size,

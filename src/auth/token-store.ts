@@ -100,7 +100,11 @@ export async function bootstrapTokens(tokensFile: string, adminTokenFile: string
   await mkdir(dirname(tokensFile), { recursive: true, mode: 0o700 });
   await mkdir(dirname(adminTokenFile), { recursive: true, mode: 0o700 });
   const token = newToken();
-  await writeSecretFile(adminTokenFile, `${token}\n`);
+  // By rename, so whoever waits for the file to appear (a script, `cat` in a loop) never reads
+  // it empty or half written.
+  const tmp = `${adminTokenFile}.${process.pid}.tmp`;
+  await writeSecretFile(tmp, `${token}\n`);
+  await rename(tmp, adminTokenFile);
   const entries: TokenEntry[] = [{ name: 'admin', role: 'admin', tokenSha256: sha256Hex(token) }];
   await writeSecretFile(tokensFile, `${JSON.stringify(entries, null, 2)}\n`, { exclusive: true });
   return adminTokenFile;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { buildInitramfs, repoRoot, type InitramfsFile } from '../../scripts/vm/build-initramfs.mjs';
+import { buildInitramfs, repoRoot, type InitramfsFile, type InitramfsLayer } from '../../scripts/vm/build-initramfs.mjs';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,6 +26,10 @@ export interface VmRunOptions {
   entry: string;
   /** What goes under /app in the guest (repo-relative paths or {src, dest}). */
   files: InitramfsFile[];
+  /** Extra cached initramfs layers (e.g. the Docker Engine, node_modules), unpacked before `files`. */
+  layers?: InitramfsLayer[];
+  /** Extra kernel command line words (e.g. swapaccount=1, nsgate.docker=1). */
+  kernelArgs?: string[];
   /** Kills qemu after this long. Default 450 s, or NSGATE_VM_TIMEOUT_MS. */
   timeoutMs?: number;
   /** Guest CPUs. Default 2 (cpuset tests want more than one), or NSGATE_VM_SMP. */
@@ -54,7 +58,9 @@ export interface VmRunResult {
     kernelMs: number;
     initramfsMs: number;
     /** Whether the base (node, busybox) and project layers had to be rebuilt. */
-    initramfsBuilt: { base: boolean; project: boolean };
+    initramfsBuilt: { base: boolean; project: boolean; layers: Record<string, boolean> };
+    /** The initramfs's size in bytes. */
+    initramfsBytes: number;
     /** qemu start to the BEGIN marker: firmware, kernel boot, /init. */
     bootToBeginMs: number | null;
     /** BEGIN to END marker: node start and the test cases. */
@@ -166,7 +172,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   const started = Date.now();
   const kernel = await prepareKernel();
   const kernelMs = Date.now() - started;
-  const build = buildInitramfs({ files: options.files });
+  const build = buildInitramfs({ files: options.files, layers: options.layers });
   const prepareMs = Date.now() - started;
 
   const nonce = randomBytes(8).toString('hex');
@@ -179,6 +185,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     'panic=-1',
     `nsgate.nonce=${nonce}`,
     `nsgate.entry=${options.entry}`,
+    ...(options.kernelArgs ?? []),
     ...(options.nodeOptions?.length ? [`nsgate.node=${options.nodeOptions.join(',')}`] : []),
   ].join(' ');
   const args = [
@@ -265,7 +272,8 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       prepareMs,
       kernelMs,
       initramfsMs: prepareMs - kernelMs,
-      initramfsBuilt: { base: build.baseBuilt, project: build.projectBuilt },
+      initramfsBuilt: { base: build.baseBuilt, project: build.projectBuilt, layers: build.layersBuilt },
+      initramfsBytes: build.bytes,
       bootToBeginMs: beganAt === null ? null : beganAt - bootStarted,
       guestMs: beganAt === null || endedAt === null ? null : endedAt - beganAt,
       totalMs: done - started,
