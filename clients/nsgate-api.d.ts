@@ -24,6 +24,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/leases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The leases nsgate holds (limit changes made with ttlSeconds), soonest expiry first
+         * @description Required role: viewer.
+         */
+        get: operations["LeasesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/leases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Keep the change: the lease ends and nothing is put back (404 when it has already ended)
+         * @description Required role: operator.
+         */
+        delete: operations["LeasesController_keep"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/changes": {
         parameters: {
             query?: never;
@@ -540,6 +580,28 @@ export interface paths {
         patch: operations["ContainersController_limits"];
         trace?: never;
     };
+    "/v1/containers/{idOrName}/limits/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put the engine's limits back into the kernel where they drifted (see a container's `drift`)
+         * @description Writes what docker inspect holds into the container's own cgroup, for the drifted fields only; answers the drift found, the kernel's limits before and after, the engine's, the files written and the container's new limits version (also as ETag). No drift: nothing is written. If-Match, ?dryRun=true and Idempotency-Key as for a limits change.
+         *
+         *     Required role: operator.
+         */
+        post: operations["ContainersController_reconcile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/processes/{pid}/exec": {
         parameters: {
             query?: never;
@@ -724,6 +786,40 @@ export interface components {
             /** @description lines in the part read that were not whole JSON (torn by a crash): skipped, counted */
             skippedLines: number;
         };
+        LeaseModel: {
+            id: string;
+            /** @example cgroup:/nsgate/batch */
+            target: string;
+            /** @enum {string} */
+            kind: "cgroup" | "container";
+            /**
+             * @example [
+             *       "memory.max"
+             *     ]
+             */
+            fields: string[];
+            ttlSeconds: number;
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601: when the before values are put back */
+            expiresAt: string;
+            /** @description the request that made the change */
+            requestId: string;
+            before: Record<string, never> | null;
+            after: Record<string, never> | null;
+            failures: number;
+            lastError: string | null;
+        };
+        LeasePageModel: {
+            items: components["schemas"]["LeaseModel"][];
+            nextCursor: string | null;
+        };
+        LeaseKeptModel: {
+            id: string;
+            /** @example kept */
+            result: string;
+            lease: components["schemas"]["LeaseModel"];
+        };
         ChangeItemBody: {
             /**
              * @description a cgroup path, as PATCH /v1/cgroups/{path}/-/limits takes it; give cgroup or container
@@ -750,6 +846,21 @@ export interface components {
             ifVersion?: string;
             /** @description cgroups only, as the single route: v2 allows memory.max below usage */
             force?: boolean;
+            /**
+             * @description "reclaim": a memory max below usage is reached in stages (throttle: v2 memory.high / v1 soft limit; push: v2 memory.reclaim, v1 the refused write itself; wait up to timeoutMs), then set; if usage does not fall, everything is put back and the answer is 409 LIMIT_BELOW_USAGE with the numbers. Never an OOM kill.
+             * @enum {string}
+             */
+            strategy?: "reclaim";
+            /**
+             * @description strategy "reclaim": how long to wait for usage to fall, 100..60000 ms (default 10000)
+             * @example 10000
+             */
+            timeoutMs?: number;
+            /**
+             * @description a lease: after this many seconds (1..86400) nsgate puts back the `before` values of the fields this change moved, unless a later change touched them (GET /v1/leases; DELETE /v1/leases/{id} keeps the change)
+             * @example 300
+             */
+            ttlSeconds?: number;
         };
         ChangesBody: {
             /** @description 1 to 64 changes, applied in order, all or nothing */
@@ -803,6 +914,12 @@ export interface components {
             pids?: components["schemas"]["PidsLimitsModel"];
             cpuset?: components["schemas"]["CpusetLimitsModel"];
         };
+        LeaseRefModel: {
+            id: string | null;
+            /** @description ISO 8601 */
+            expiresAt: string;
+            fields: string[];
+        };
         LimitWriteModel: {
             /** @example /sys/fs/cgroup/memory/nsgate/a/memory.limit_in_bytes */
             file: string;
@@ -827,6 +944,8 @@ export interface components {
             before: components["schemas"]["LimitsModel"];
             /** @description as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel) */
             after: components["schemas"]["LimitsModel"];
+            /** @description the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one */
+            lease?: components["schemas"]["LeaseRefModel"];
             /** @description cgroup:/path or container:idOrName */
             target: string;
             /** @description true: nothing was written; writes is the plan, findings the preflight */
@@ -837,6 +956,8 @@ export interface components {
             writes: components["schemas"]["LimitWriteModel"][];
             /** @description dry runs only: the preflight */
             findings?: components["schemas"]["PreflightFindingModel"][];
+            /** @description dry runs with strategy "reclaim" only: what the staged lowering writes around the limit (throttle, reclaim push, throttle put back), in order; [] when usage is under the target (v1: only if the kernel refuses the plain write) */
+            stages?: components["schemas"]["LimitWriteModel"][];
         };
         EngineLimitsModel: {
             memory: number | null;
@@ -873,6 +994,10 @@ export interface components {
             writes: components["schemas"]["EngineWriteModel"][];
             /** @description dry runs only: the preflight */
             findings?: components["schemas"]["PreflightFindingModel"][];
+            /** @description dry runs with strategy "reclaim" only: what the staged lowering writes around the limit (throttle, reclaim push, throttle put back), in order; [] when usage is under the target (v1: only if the kernel refuses the plain write) */
+            stages?: components["schemas"]["LimitWriteModel"][];
+            /** @description the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one */
+            lease?: components["schemas"]["LeaseRefModel"];
         };
         ChangeErrorModel: {
             /** @example CONTAINER_NOT_FOUND */
@@ -1251,10 +1376,33 @@ export interface components {
             cpuset?: components["schemas"]["CpusetLimitsInput"];
             /** @description v2: allow memory.max below current usage (the kernel reclaims, and OOM-kills if it cannot) */
             force?: boolean;
+            /**
+             * @description "reclaim": a memory max below usage is reached in stages (throttle: v2 memory.high / v1 soft limit; push: v2 memory.reclaim, v1 the refused write itself; wait up to timeoutMs), then set; if usage does not fall, everything is put back and the answer is 409 LIMIT_BELOW_USAGE with the numbers. Never an OOM kill.
+             * @enum {string}
+             */
+            strategy?: "reclaim";
+            /**
+             * @description strategy "reclaim": how long to wait for usage to fall, 100..60000 ms (default 10000)
+             * @example 10000
+             */
+            timeoutMs?: number;
+            /**
+             * @description a lease: after this many seconds (1..86400) nsgate puts back the `before` values of the fields this change moved, unless a later change touched them (GET /v1/leases; DELETE /v1/leases/{id} keeps the change)
+             * @example 300
+             */
+            ttlSeconds?: number;
         };
         MoveProcessBody: {
             /** @example 1234 */
             pid: number;
+        };
+        LimitDriftModel: {
+            /** @enum {string} */
+            field: "memory" | "memorySwap" | "nanoCpus" | "cpuShares" | "pidsLimit";
+            /** @example 7999488 */
+            kernel: number | null;
+            /** @example null */
+            engine: number | null;
         };
         SharedNamespaceModel: {
             /** @example net */
@@ -1346,6 +1494,8 @@ export interface components {
             namespaces: components["schemas"]["NamespaceInodesModel"] | null;
             /** @description as the kernel holds them */
             limits: components["schemas"]["LimitsModel"] | null;
+            /** @description where the kernel's limits differ from the engine's; [] when they agree, null when not compared (not running, not the engine's) */
+            drift: components["schemas"]["LimitDriftModel"][] | null;
             sharedNamespaces: components["schemas"]["SharedNamespaceModel"][];
             /** @description true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel) */
             stale: boolean;
@@ -1382,6 +1532,8 @@ export interface components {
             namespaces: components["schemas"]["NamespaceInodesModel"] | null;
             /** @description as the kernel holds them */
             limits: components["schemas"]["LimitsModel"] | null;
+            /** @description where the kernel's limits differ from the engine's; [] when they agree, null when not compared (not running, not the engine's) */
+            drift: components["schemas"]["LimitDriftModel"][] | null;
             sharedNamespaces: components["schemas"]["SharedNamespaceModel"][];
             /** @description true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel) */
             stale: boolean;
@@ -1482,7 +1634,7 @@ export interface components {
             containerId: string;
             findings: components["schemas"]["FindingModel"][];
         };
-        ContainerLimitsBody: {
+        ContainerLimitsPatchBody: {
             /** @example 8000000 */
             memory?: number | string;
             memorySwap?: number | string;
@@ -1495,6 +1647,39 @@ export interface components {
             cpuShares?: number;
             /** @example 64 */
             pidsLimit?: number;
+            /**
+             * @description "reclaim": a memory max below usage is reached in stages (throttle: v2 memory.high / v1 soft limit; push: v2 memory.reclaim, v1 the refused write itself; wait up to timeoutMs), then set; if usage does not fall, everything is put back and the answer is 409 LIMIT_BELOW_USAGE with the numbers. Never an OOM kill.
+             * @enum {string}
+             */
+            strategy?: "reclaim";
+            /**
+             * @description strategy "reclaim": how long to wait for usage to fall, 100..60000 ms (default 10000)
+             * @example 10000
+             */
+            timeoutMs?: number;
+            /**
+             * @description a lease: after this many seconds (1..86400) nsgate puts back the `before` values of the fields this change moved, unless a later change touched them (GET /v1/leases; DELETE /v1/leases/{id} keeps the change)
+             * @example 300
+             */
+            ttlSeconds?: number;
+        };
+        ContainerReconcileModel: {
+            id: string;
+            /** @description cgroup:/path or container:idOrName */
+            target: string;
+            /** @description true: nothing was written; writes is the plan */
+            dryRun: boolean;
+            /** @description the container's limits version after (a dry run: the current one); REST sends it as the ETag too */
+            version: string;
+            drift: components["schemas"]["LimitDriftModel"][];
+            /** @description the kernel, before */
+            before: components["schemas"]["LimitsModel"];
+            /** @description the kernel, read back after */
+            after: components["schemas"]["LimitsModel"];
+            /** @description what the engine holds: the values written */
+            engine: components["schemas"]["EngineLimitsModel"];
+            /** @description the cgroup files written into the container's cgroup (a dry run: would be), in order, old → new */
+            writes: components["schemas"]["LimitWriteModel"][];
         };
         ExecUserInput: {
             uid: number;
@@ -1717,7 +1902,7 @@ export interface components {
              */
             time: string;
             /** @enum {string} */
-            type: "container.start" | "container.die" | "container.oom" | "cgroup.oom_kill" | "limits.changed";
+            type: "container.start" | "container.die" | "container.oom" | "cgroup.oom_kill" | "limits.changed" | "limits.drift" | "lease.expired" | "lease.voided" | "lease.kept";
             /**
              * @description container:<id> or cgroup:<path>, as in the audit log
              * @example cgroup:/nsgate/batch
@@ -1802,6 +1987,150 @@ export interface operations {
             };
             /** @description Refused: FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    LeasesController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the previous page's nextCursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeasePageModel"];
+                };
+            };
+            /** @description Bad request: INVALID_CURSOR, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    LeasesController_keep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lease id a change answered */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseKeptModel"];
+                };
+            };
+            /** @description Bad request: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3985,7 +4314,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ContainerLimitsBody"];
+                "application/json": components["schemas"]["ContainerLimitsPatchBody"];
             };
         };
         responses: {
@@ -4044,6 +4373,107 @@ export interface operations {
             };
             /** @description The body is not JSON: UNSUPPORTED_MEDIA_TYPE */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the kernel or the engine: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ContainersController_reconcile: {
+        parameters: {
+            query?: {
+                /** @description true: answer the plan (writes, in order, old → new) and the preflight findings; write nothing */
+                dryRun?: "true" | "false";
+            };
+            header?: {
+                /** @description the limits version read before (`limitsVersion` of a GET, or the ETag / `version` of a change answer): change only if it is still current, else 412 PRECONDITION_FAILED with the current values and version; `*` = any */
+                "If-Match"?: string;
+                /** @description up to 255 printable ASCII characters: the same key with the same body (same caller, same route) within 24 h answers the first answer again (header Idempotent-Replayed: true) without a second write; with another body 422 IDEMPOTENCY_KEY_REUSED. Kept in the state folder across restarts. Dry runs are never kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContainerReconcileModel"];
+                };
+            };
+            /** @description Bad request: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: PRECONDITION_FAILED */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4822,7 +5252,7 @@ export interface operations {
     EventsController_stream: {
         parameters: {
             query?: {
-                /** @description comma list of container.start, container.die, container.oom, cgroup.oom_kill, limits.changed; default: all */
+                /** @description comma list of container.start, container.die, container.oom, cgroup.oom_kill, limits.changed, limits.drift, lease.expired, lease.voided, lease.kept; default: all */
                 type?: string;
                 /** @description target prefix: container:<id>, cgroup:<path> */
                 target?: string;

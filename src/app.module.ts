@@ -20,6 +20,7 @@ import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { EventsModule } from './events/events.module.js';
 import { ExecModule } from './exec/exec.module.js';
+import { LeasesModule } from './leases/leases.module.js';
 import { loggerOptions } from './logging.js';
 import { CgroupsModule } from './cgroups/cgroups.module.js';
 import { ContainersModule } from './containers/containers.module.js';
@@ -40,6 +41,7 @@ export class AppModule {
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
         AuthModule,
         AuditModule,
+        LeasesModule,
         IdempotencyModule,
         ChangesModule,
         MetricsModule,

@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import { ApiProperty } from '@nestjs/swagger';
+import { LeaseRefModel } from '../leases/lease.models.js';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 import { CHANGE_ANSWER_DOCS, LimitWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 
@@ -148,11 +149,17 @@ export class CgroupPageModel {
 export class LimitsChangeModel {
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) before: LimitsModel;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel)' }) after: LimitsModel;
+  @Field(() => LeaseRefModel, { nullable: true, description: 'the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one' })
+  @ApiPropertyOptional({ type: LeaseRefModel, description: 'the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one' })
+  lease?: LeaseRefModel;
   @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
   @Field({ description: CHANGE_ANSWER_DOCS.dryRun }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.dryRun }) dryRun: boolean;
   @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
   @Field(() => [LimitWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [LimitWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: LimitWriteModel[];
   @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
+  @Field(() => [LimitWriteModel], { nullable: true, description: CHANGE_ANSWER_DOCS.stages })
+  @ApiProperty({ type: [LimitWriteModel], required: false, description: CHANGE_ANSWER_DOCS.stages })
+  stages?: LimitWriteModel[];
 }
 
 @ObjectType('CgroupAction')

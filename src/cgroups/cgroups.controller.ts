@@ -3,7 +3,8 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
-import { CurrentCaller } from '../common/caller.decorator.js';
+import { CurrentCaller, CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
 import type { CgroupInfo } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
@@ -97,9 +98,21 @@ export class CgroupsController {
   @ApiChangeParams()
   @ApiBody({ type: SetLimitsBody })
   @ApiOkResponse({ type: LimitsChangeModel })
-  limits(@Param('path') path: string, @Body() body: SetLimitsBody, @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>, @Query('dryRun') dryRun?: string): Promise<CgroupChangeAnswer> {
-    const { force, ...limits } = body;
-    return this.changes.apply(cgroupPathOf(path), limits, { force: force ?? false, ifVersion, dryRun: parseDryRun(dryRun) });
+  limits(
+    @Param('path') path: string,
+    @Body() body: SetLimitsBody,
+    @CurrentRequestId() requestId: string,
+    @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>,
+    @Query('dryRun') dryRun?: string,
+  ): Promise<CgroupChangeAnswer> {
+    const { force, strategy, timeoutMs, ttlSeconds, ...limits } = body;
+    return this.changes.apply(cgroupPathOf(path), limits, {
+      ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }),
+      force: force ?? false,
+      ifVersion,
+      dryRun: parseDryRun(dryRun),
+      requestId,
+    });
   }
 
   @Post(':path/-/processes')

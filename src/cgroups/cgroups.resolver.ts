@@ -2,7 +2,8 @@ import { Args, Context, Mutation, Parent, Query, ResolveField, Resolver } from '
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
-import { CurrentCaller } from '../common/caller.decorator.js';
+import { CurrentCaller, CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import type { NsgateRequest } from '../common/request-context.js';
 import { listCost, pageCost } from '../graphql/query-cost.js';
 import type { CgroupInfo } from '../kernel/cgroups/system.js';
@@ -47,8 +48,14 @@ export class CgroupsResolver {
   @Allow('operator')
   @Audit('cgroup.limits', auditTarget)
   @ChangeRoute()
-  setCgroupLimits(@Args() args: SetLimitsArgs): Promise<CgroupChangeAnswer> {
-    return this.changes.apply(args.path, stripNulls(args.limits), { force: args.force ?? false, ifVersion: parseIfMatch(args.ifVersion), dryRun: args.dryRun ?? false });
+  setCgroupLimits(@Args() args: SetLimitsArgs, @CurrentRequestId() requestId: string): Promise<CgroupChangeAnswer> {
+    return this.changes.apply(args.path, stripNulls(args.limits), {
+      ...changeOptionsOf(args),
+      force: args.force ?? false,
+      ifVersion: parseIfMatch(args.ifVersion),
+      dryRun: args.dryRun ?? false,
+      requestId,
+    });
   }
 
   @ResolveField(() => String, { description: 'the version of its limits (a hash of what the kernel holds): give it as ifVersion to change them only if they did not move' })

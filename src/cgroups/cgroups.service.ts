@@ -5,6 +5,7 @@ import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
 import type { CgroupListQuery } from './dto/cgroup-list.query.js';
+import { LeasesService } from '../leases/leases.service.js';
 import type { CgroupActionModel, CgroupNodeModel } from './cgroup.models.js';
 
 /** Tree walks stop here; the page says so with truncated: true. */
@@ -15,6 +16,7 @@ export class CgroupsService {
   constructor(
     private readonly system: CgroupSystem,
     audit: AuditService,
+    leases: LeasesService,
   ) {
     // the ways back for changes whose completed audit line cannot be written (moves, deletes and
     // kills have none: the audit reserve keeps room for their lines instead)
@@ -23,6 +25,13 @@ export class CgroupsService {
     audit.registerReverter('cgroup.create', (response) => this.system.delete((response as CgroupInfo).path));
     audit.registerReverter('cgroup.freeze', async (_, target) => void (await this.system.thaw(pathOf(target))));
     audit.registerReverter('cgroup.thaw', async (_, target) => void (await this.system.freeze(pathOf(target))));
+    // a lease's expiry: the change's before values, for the fields it moved; a lowering in stages
+    leases.registerRestorer('cgroup', async (lease) => {
+      const path = pathOf(lease.target);
+      const before = this.system.readLimits(path);
+      await this.system.revertLimits(path, { before: lease.before, after: lease.after } as LimitsUpdate, { strategy: 'reclaim', onlyIfUnchanged: true });
+      return { before, after: this.system.readLimits(path) };
+    });
   }
 
   list(query: CgroupListQuery): Page<CgroupNodeModel> & { truncated: boolean } {

@@ -36,6 +36,8 @@ export const CHANGE_ANSWER_DOCS = {
   version: 'the limits version after the change (a dry run: the current one); REST sends it as the ETag too; give it as If-Match / ifVersion',
   writes: 'what was written (a dry run: would be), in order, old → new',
   findings: 'dry runs only: the preflight',
+  stages:
+    'dry runs with strategy "reclaim" only: what the staged lowering writes around the limit (throttle, reclaim push, throttle put back), in order; [] when usage is under the target (v1: only if the kernel refuses the plain write)',
 };
 
 type Constructor<T = object> = abstract new (...args: any[]) => T;

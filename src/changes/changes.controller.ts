@@ -1,3 +1,5 @@
+import { CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
@@ -30,11 +32,12 @@ export class ChangesController {
   @ApiChangeParams()
   @ApiBody({ type: ChangesBody })
   @ApiOkResponse({ type: ChangesResultModel })
-  apply(@Body() body: ChangesBody, @Query('dryRun') dryRun?: string): Promise<ChangesResult> {
+  apply(@Body() body: ChangesBody, @CurrentRequestId() requestId: string, @Query('dryRun') dryRun?: string): Promise<ChangesResult> {
     checkItemTargets(body.changes);
     return this.changes.apply(
-      body.changes.map((c) => ({ kind: c.container !== undefined ? 'container' : 'cgroup', ref: (c.container ?? c.cgroup)!, limits: c.limits, ifVersion: c.ifVersion, force: c.force })),
+      body.changes.map((c) => ({ kind: c.container !== undefined ? 'container' : 'cgroup', ref: (c.container ?? c.cgroup)!, limits: c.limits, ifVersion: c.ifVersion, force: c.force, ...changeOptionsOf(c) })),
       parseDryRun(dryRun),
+      requestId,
     );
   }
 }

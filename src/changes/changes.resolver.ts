@@ -1,3 +1,5 @@
+import { CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import { Args, Mutation, Resolver } from '@nestjs/graphql';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -21,7 +23,7 @@ export class ChangesResolver {
   @Allow('operator')
   @Audit('changes.apply', batchAuditTarget, undefined, batchOutcome)
   @ChangeRoute()
-  applyChanges(@Args() args: ApplyChangesArgs): Promise<ChangesResult> {
+  applyChanges(@Args() args: ApplyChangesArgs, @CurrentRequestId() requestId: string): Promise<ChangesResult> {
     checkItemTargets(args.changes);
     const items: BatchItem[] = args.changes.map((c, index) => {
       const cgroup = c.cgroup !== undefined && c.cgroup !== null;
@@ -36,8 +38,9 @@ export class ChangesResolver {
         limits: cgroup ? stripNulls(limits) : limits,
         ifVersion: c.ifVersion ?? undefined,
         force: c.force ?? undefined,
+        ...changeOptionsOf(c),
       };
     });
-    return this.changes.apply(items, args.dryRun ?? false);
+    return this.changes.apply(items, args.dryRun ?? false, requestId);
   }
 }

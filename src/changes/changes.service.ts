@@ -19,6 +19,10 @@ export interface BatchItem {
   limits: unknown;
   ifVersion?: string;
   force?: boolean;
+  /** As the single routes take them (common/change-options.ts). */
+  strategy?: 'reclaim';
+  timeoutMs?: number;
+  ttlSeconds?: number;
 }
 
 export interface ChangeItemResult {
@@ -57,7 +61,7 @@ export class ChangesService {
     audit.registerReverter('changes.apply', (response) => this.restore((response as ChangesResult).items.map((i) => (i.cgroup ?? i.container)!)));
   }
 
-  async apply(items: BatchItem[], dryRun: boolean): Promise<ChangesResult> {
+  async apply(items: BatchItem[], dryRun: boolean, requestId?: string): Promise<ChangesResult> {
     await this.refuseDuplicates(items);
     const planned: ChangeItemResult[] = [];
     for (const [index, item] of items.entries()) {
@@ -87,7 +91,7 @@ export class ChangesService {
     for (const index of order) {
       const item = items[index]!;
       try {
-        applied.push({ index, answer: await this.one(item, false) });
+        applied.push({ index, answer: await this.one(item, false, requestId) });
       } catch (err) {
         const restored: string[] = [];
         const notRestored: { target: string; error: string }[] = [];
@@ -115,11 +119,12 @@ export class ChangesService {
     return 'engineBefore' in answer ? this.containers.restore(answer) : this.cgroups.restore(answer);
   }
 
-  private one(item: BatchItem, dryRun: boolean): Promise<Answer> {
+  private one(item: BatchItem, dryRun: boolean, requestId?: string): Promise<Answer> {
     const ifVersion = parseIfMatch(item.ifVersion);
-    if (item.kind === 'cgroup') return this.cgroups.apply(item.ref, item.limits, { dryRun, ifVersion, force: item.force ?? false });
+    const tuning = { strategy: item.strategy, timeoutMs: item.timeoutMs, ttlSeconds: item.ttlSeconds, requestId };
+    if (item.kind === 'cgroup') return this.cgroups.apply(item.ref, item.limits, { ...tuning, dryRun, ifVersion, force: item.force ?? false });
     if (item.force !== undefined) throw new NsgateError('VALIDATION_FAILED', 'force is for cgroup changes only', { field: 'force' });
-    return this.containers.apply(item.ref, containerBody(item.limits), { dryRun, ifVersion });
+    return this.containers.apply(item.ref, containerBody(item.limits), { ...tuning, dryRun, ifVersion });
   }
 
   private result(index: number, item: BatchItem, answer: Answer): ChangeItemResult {

@@ -11,6 +11,7 @@ import { NAMESPACE_TYPES } from '../kernel/procfs/namespace-types.js';
 import type { NamespaceInodesModel } from '../processes/process.models.js';
 import type { ContainerModel } from './container.models.js';
 import type { IndexedContainer } from './container-index.js';
+import { ContainerDrift } from './container-drift.js';
 
 function inodesModel(inodes: NamespaceInodes): NamespaceInodesModel {
   return Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, inodes[t] === null ? null : Number(inodes[t])])) as unknown as NamespaceInodesModel;
@@ -26,6 +27,7 @@ export class ContainerViews {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly system: CgroupSystem,
+    private readonly drift: ContainerDrift,
   ) {}
 
   view(c: IndexedContainer): ContainerModel {
@@ -40,12 +42,14 @@ export class ContainerViews {
         cgroupPath = recogniseMemberships(cgroups)?.cgroupPath ?? null;
         namespaces = readNamespaceInodes(c.pid, { procRoot: this.config.procRoot });
       }
+      const limits = cgroupPath && this.system.exists(cgroupPath) ? (this.system.readLimits(cgroupPath) as Limits) : null;
       return {
         ...base,
         cgroupPath,
         cgroups: cgroups.map((m) => ({ hierarchy: m.hierarchyId, controllers: m.controllers, path: m.path })),
         namespaces: namespaces ? inodesModel(namespaces) : null,
-        limits: cgroupPath && this.system.exists(cgroupPath) ? (this.system.readLimits(cgroupPath) as Limits) : null,
+        limits,
+        drift: this.drift.of(c, limits),
       };
     } catch (err) {
       // it stopped between the index and this read
@@ -88,6 +92,7 @@ export class ContainerViews {
       cgroups: [],
       namespaces: c.namespaces ? inodesModel(c.namespaces) : null,
       limits: null,
+      drift: null,
       sharedNamespaces: [],
       stale: c.stale,
     };

@@ -1,8 +1,9 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { LeaseRefModel } from '../leases/lease.models.js';
 import { LimitsModel } from '../cgroups/cgroup.models.js';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
-import { CHANGE_ANSWER_DOCS, EngineWriteModel, PreflightFindingModel } from '../changes/change.models.js';
+import { CHANGE_ANSWER_DOCS, EngineWriteModel, LimitWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 import { AncestorModel, NamespaceInodesModel, ProcessCgroupModel } from '../processes/process.models.js';
 import { FindingModel, ProcessSecurityModel } from '../security/security.models.js';
 
@@ -11,6 +12,13 @@ export class SharedNamespaceModel {
   @Field() @ApiProperty({ example: 'net' }) type: string;
   @Field(() => Int64Scalar) @ApiProperty() inode: number;
   @Field(() => [String]) @ApiProperty({ type: [String], description: 'ids of the containers it shares this namespace with, and "host" for the host\'s own' }) with: string[];
+}
+
+@ObjectType('LimitDrift', { description: "a limit where the kernel differs from the engine (docker inspect), in the engine's vocabulary" })
+export class LimitDriftModel {
+  @Field({ description: 'memory, memorySwap, nanoCpus, cpuShares or pidsLimit' }) @ApiProperty({ enum: ['memory', 'memorySwap', 'nanoCpus', 'cpuShares', 'pidsLimit'] }) field: string;
+  @Field(() => Int64Scalar, { nullable: true, description: 'what the kernel holds; null = unlimited' }) @ApiProperty({ type: Number, nullable: true, example: 7999488 }) kernel: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: 'what the engine holds; null = unlimited or unset' }) @ApiProperty({ type: Number, nullable: true, example: null }) engine: number | null;
 }
 
 @ObjectType('Container')
@@ -26,6 +34,9 @@ export class ContainerModel {
   @Field(() => [ProcessCgroupModel]) @ApiProperty({ type: [ProcessCgroupModel], description: 'per hierarchy, from /proc/PID/cgroup' }) cgroups: ProcessCgroupModel[];
   @Field(() => NamespaceInodesModel, { nullable: true }) @ApiProperty({ type: NamespaceInodesModel, nullable: true }) namespaces: NamespaceInodesModel | null;
   @Field(() => LimitsModel, { nullable: true }) @ApiProperty({ type: LimitsModel, nullable: true, description: 'as the kernel holds them' }) limits: LimitsModel | null;
+  @Field(() => [LimitDriftModel], { nullable: true, description: 'where the kernel\'s limits differ from the engine\'s (a raw write into a cgroup file); [] when they agree, null when not compared (not running, not the engine\'s). POST /v1/containers/{id}/limits/reconcile puts the engine\'s values back' })
+  @ApiProperty({ type: [LimitDriftModel], nullable: true, description: "where the kernel's limits differ from the engine's; [] when they agree, null when not compared (not running, not the engine's)" })
+  drift: LimitDriftModel[] | null;
   @Field(() => [SharedNamespaceModel]) @ApiProperty({ type: [SharedNamespaceModel] }) sharedNamespaces: SharedNamespaceModel[];
   @Field({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   @ApiProperty({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
@@ -158,6 +169,29 @@ export class ContainerLimitsChangeModel {
   @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
   @Field(() => [EngineWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [EngineWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: EngineWriteModel[];
   @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
+  @Field(() => [LimitWriteModel], { nullable: true, description: CHANGE_ANSWER_DOCS.stages })
+  @ApiProperty({ type: [LimitWriteModel], required: false, description: CHANGE_ANSWER_DOCS.stages })
+  stages?: LimitWriteModel[];
+  @Field(() => LeaseRefModel, { nullable: true, description: 'the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one' })
+  @ApiPropertyOptional({ type: LeaseRefModel, description: 'the lease this change made (ttlSeconds; a dry run: would make, id null); absent without one' })
+  lease?: LeaseRefModel;
+}
+
+@ObjectType('ContainerReconcile', { description: "the engine's limits put back into the kernel where they had drifted" })
+export class ContainerReconcileModel {
+  @Field() @ApiProperty() id: string;
+  @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
+  @Field({ description: 'true: nothing was written; writes is the plan' }) @ApiProperty({ description: 'true: nothing was written; writes is the plan' }) dryRun: boolean;
+  @Field({ description: "the container's limits version after (a dry run: the current one): the engine's and the kernel's values" })
+  @ApiProperty({ description: "the container's limits version after (a dry run: the current one); REST sends it as the ETag too" })
+  version: string;
+  @Field(() => [LimitDriftModel], { description: 'the drift found (and removed); [] when there was none and nothing was written' }) @ApiProperty({ type: [LimitDriftModel] }) drift: LimitDriftModel[];
+  @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'the kernel, before' }) before: LimitsModel;
+  @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'the kernel, read back after' }) after: LimitsModel;
+  @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'what the engine holds: the values written' }) engine: EngineLimitsModel;
+  @Field(() => [LimitWriteModel], { description: "the cgroup files written into the container's cgroup (a dry run: would be), in order, old → new" })
+  @ApiProperty({ type: [LimitWriteModel], description: "the cgroup files written into the container's cgroup (a dry run: would be), in order, old → new" })
+  writes: LimitWriteModel[];
 }
 
 @ObjectType('ContainerSecurity')

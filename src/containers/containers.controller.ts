@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
@@ -7,17 +7,20 @@ import {
   ContainerLimitsChangeModel,
   ContainerModel,
   ContainerPageModel,
+  ContainerReconcileModel,
   ContainerSecurityModel,
   ContainerStatsModel,
   ContainerTopModel,
   type ContainerWithStatsModel,
 } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
 import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
 import { ChangeRoute } from '../changes/change.interceptor.js';
 import { ApiChangeParams, IfMatch, parseDryRun } from '../changes/change-params.js';
 import { parseIfMatch } from '../changes/limits-version.js';
-import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import { ContainerLimitsPatchBody, ContainerListQuery } from './dto/container.dto.js';
 import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('containers')
@@ -87,7 +90,31 @@ export class ContainersController {
   @ApiOperation({ summary: 'Memory, memory+swap, cpus, cpu shares, pids through the engine (docker inspect agrees), read back from the kernel; answers the new version (also as ETag) and the engine fields sent' })
   @ApiChangeParams()
   @ApiOkResponse({ type: ContainerLimitsChangeModel })
-  limits(@Param('idOrName') idOrName: string, @Body() body: ContainerLimitsBody, @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>, @Query('dryRun') dryRun?: string): Promise<ContainerChangeAnswer> {
-    return this.changes.apply(idOrName, body, { ifVersion, dryRun: parseDryRun(dryRun) });
+  limits(
+    @Param('idOrName') idOrName: string,
+    @Body() body: ContainerLimitsPatchBody,
+    @CurrentRequestId() requestId: string,
+    @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>,
+    @Query('dryRun') dryRun?: string,
+  ): Promise<ContainerChangeAnswer> {
+    const { strategy, timeoutMs, ttlSeconds, ...limits } = body;
+    return this.changes.apply(idOrName, limits, { ...changeOptionsOf({ strategy, timeoutMs, ttlSeconds }), ifVersion, dryRun: parseDryRun(dryRun), requestId });
+  }
+
+  @Post(':idOrName/limits/reconcile')
+  @HttpCode(200)
+  @Allow('operator')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT', 'LIMIT_INVALID', 'CGROUP_GONE', 'KERNEL_PERMISSION_DENIED', 'PRECONDITION_FAILED', 'IDEMPOTENCY_KEY_REUSED')
+  @Audit('container.reconcile', (i) => `container:${String(i.params.idOrName)}`)
+  @ChangeRoute()
+  @ApiOperation({
+    summary: "Put the engine's limits back into the kernel where they drifted (see a container's `drift`)",
+    description:
+      "Writes what docker inspect holds into the container's own cgroup, for the drifted fields only; answers the drift found, the kernel's limits before and after, the engine's, the files written and the container's new limits version (also as ETag). No drift: nothing is written. If-Match, ?dryRun=true and Idempotency-Key as for a limits change.",
+  })
+  @ApiChangeParams()
+  @ApiOkResponse({ type: ContainerReconcileModel })
+  reconcile(@Param('idOrName') idOrName: string, @IfMatch() ifVersion: ReturnType<typeof parseIfMatch>, @Query('dryRun') dryRun?: string): Promise<ContainerReconcileModel> {
+    return this.changes.reconcile(idOrName, { ifVersion, dryRun: parseDryRun(dryRun) });
   }
 }

@@ -5,6 +5,7 @@ import { ContainersController } from './containers.controller.js';
 import { ContainersResolver, NamespaceContainersResolver } from './containers.resolver.js';
 import { ContainersService } from './containers.service.js';
 import { ContainerChanges } from './container-changes.js';
+import { ContainerDrift } from './container-drift.js';
 import { ContainerIndex } from './container-index.js';
 import { ContainerMetrics } from './container-metrics.js';
 import { ContainerStats } from './container-stats.js';
@@ -13,7 +14,7 @@ import { ContainerViews } from './container-views.js';
 @Module({
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
-  providers: [ContainerIndex, ContainerViews, ContainerStats, ContainerMetrics, ContainersService, ContainersResolver, NamespaceContainersResolver, ContainerChanges],
+  providers: [ContainerIndex, ContainerDrift, ContainerViews, ContainerStats, ContainerMetrics, ContainersService, ContainersResolver, NamespaceContainersResolver, ContainerChanges],
   exports: [ContainersService, ContainerChanges],
 })
 export class ContainersModule {}

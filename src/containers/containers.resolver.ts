@@ -13,12 +13,14 @@ import type { NamespaceType } from '../kernel/procfs/namespace-types.js';
 import { NamespaceModel } from '../namespaces/namespace.models.js';
 import { ProcessModel } from '../processes/process.models.js';
 import { ProcessesService, requestReads } from '../processes/processes.service.js';
-import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
+import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerReconcileModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
 import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
 import { ChangeRoute } from '../changes/change.interceptor.js';
 import { parseIfMatch } from '../changes/limits-version.js';
-import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import { CurrentRequestId } from '../common/caller.decorator.js';
+import { changeOptionsOf } from '../common/change-options.js';
+import { ContainerListQuery, UpdateContainerLimitsArgs } from './dto/container.dto.js';
 
 function everyContainer(req: NsgateRequest, service: ContainersService): Promise<ContainerModel[]> {
   return perRequest(req, 'containers', () => service.all());
@@ -100,14 +102,21 @@ export class ContainersResolver {
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
   @ChangeRoute()
-  updateContainerLimits(
+  updateContainerLimits(@Args() args: UpdateContainerLimitsArgs, @CurrentRequestId() requestId: string): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(args.id, args.limits, { ...changeOptionsOf(args), ifVersion: parseIfMatch(args.ifVersion), dryRun: args.dryRun ?? false, requestId });
+  }
+
+  @Mutation(() => ContainerReconcileModel, { description: "Put the engine's limits back into the kernel where they drifted (see Container.drift); ifVersion, dryRun and idempotencyKey as for updateContainerLimits" })
+  @Allow('operator')
+  @Audit('container.reconcile', (i) => `container:${String(i.args.id)}`)
+  @ChangeRoute()
+  reconcileContainerLimits(
     @Args('id') id: string,
-    @Args('limits') limits: ContainerLimitsBody,
-    @Args('ifVersion', { nullable: true, type: () => String, description: 'change only if the limits version is still this one; "*" = any' }) ifVersion?: string,
-    @Args('dryRun', { nullable: true, type: () => Boolean, description: 'answer the plan and the preflight; write nothing' }) dryRun?: boolean,
+    @Args('ifVersion', { nullable: true, type: () => String, description: 'reconcile only if the limits version is still this one; "*" = any' }) ifVersion?: string,
+    @Args('dryRun', { nullable: true, type: () => Boolean, description: 'answer the drift and the writes; write nothing' }) dryRun?: boolean,
     @Args('idempotencyKey', { nullable: true, type: () => String, description: 'replays the first answer of the same key and arguments within 24 h' }) _idempotencyKey?: string,
-  ): Promise<ContainerChangeAnswer> {
-    return this.changes.apply(id, limits, { ifVersion: parseIfMatch(ifVersion), dryRun: dryRun ?? false });
+  ): Promise<ContainerReconcileModel> {
+    return this.changes.reconcile(id, { ifVersion: parseIfMatch(ifVersion), dryRun: dryRun ?? false });
   }
 
   @ResolveField(() => String, { nullable: true, description: "the version of its limits (the engine's and the kernel's values): give it as ifVersion; null for other runtimes' containers" })

@@ -20,6 +20,8 @@ import type {
 import { ContainerIndex, type IndexedContainer } from './container-index.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
+import { ContainerDrift, type DriftAppeared } from './container-drift.js';
+import type { Observable } from 'rxjs';
 
 /**
  * The containers feature's face: reads come from the index (the live model; no engine call)
@@ -35,7 +37,13 @@ export class ContainersService {
     private readonly index: ContainerIndex,
     private readonly views: ContainerViews,
     private readonly statsReader: ContainerStats,
+    private readonly drift: ContainerDrift,
   ) {}
+
+  /** Drift as it appears (views and the periodic check), for the events module. */
+  get driftAppeared$(): Observable<DriftAppeared> {
+    return this.drift.appeared$;
+  }
 
   /** The running container's init pid (with its start time) and its configured environment (`NAME=value` entries) where the engine knows it. */
   async initPid(idOrName: string): Promise<{ id: string; name: string; pid: number; startTimeTicks: number | null; env: string[] | null }> {

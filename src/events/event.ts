@@ -1,7 +1,19 @@
 import { NsgateError } from '../kernel/errors.js';
 
 /** What GET /v1/events and the `events` subscription carry. Names are stable once shipped. */
-export const EVENT_TYPES = ['container.start', 'container.die', 'container.oom', 'cgroup.oom_kill', 'limits.changed'] as const;
+export const EVENT_TYPES = [
+  'container.start',
+  'container.die',
+  'container.oom',
+  'cgroup.oom_kill',
+  'limits.changed',
+  // a container's kernel limits differ from the engine's (appeared or changed)
+  'limits.drift',
+  // a lease's before values were put back at its expiry / a later change touched its fields / DELETE kept the change
+  'lease.expired',
+  'lease.voided',
+  'lease.kept',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**

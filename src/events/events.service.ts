@@ -9,7 +9,8 @@ import { CgroupSystem } from '../kernel/cgroups/system.js';
 import { type ContainerEvent, resolveContainer } from '../kernel/docker/containers.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
-import { type EventFilter, type NsgateEvent } from './event.js';
+import { type EventFilter, type EventType, type NsgateEvent } from './event.js';
+import { ContainersService } from '../containers/containers.service.js';
 import { EventBus } from './event-bus.js';
 import { EngineEvents } from '../engine/engine-events.js';
 import { containerCgroup, managedCgroups, readOomKills, runningContainerCgroups } from './oom-sources.js';
@@ -37,8 +38,14 @@ export const DEFAULT_EVENTS_SETTINGS: EventsSettings = {
   oomPollMs: 1000,
 };
 
-const LIMIT_ACTIONS = new Set(['cgroup.limits', 'container.limits']);
+const LIMIT_ACTIONS = new Set(['cgroup.limits', 'container.limits', 'container.reconcile']);
 const BATCH_ACTION = 'changes.apply';
+/** Lease ends, audited by the leases service, published as they are. */
+const LEASE_EVENTS = new Map<string, EventType>([
+  ['lease.expired', 'lease.expired'],
+  ['lease.voided', 'lease.voided'],
+  ['lease.kept', 'lease.kept'],
+]);
 const TREE_ACTIONS = new Set(['cgroup.create', 'cgroup.delete']);
 const FULL_ID = /^[0-9a-f]{64}$/;
 
@@ -61,6 +68,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   private oomListeners = 0;
   private readonly oom: OomWatch;
   private auditSubscription: Subscription | undefined;
+  private driftSubscription: Subscription | undefined;
   private unlisten: (() => void) | undefined;
 
   constructor(
@@ -69,6 +77,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     private readonly system: CgroupSystem,
     private readonly audit: AuditService,
     private readonly engineEvents: EngineEvents,
+    private readonly containers: ContainersService,
   ) {
     this.oom = new OomWatch({
       readCounter: (path) => readOomKills(this.system, path),
@@ -88,10 +97,14 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     const completed = (this.audit as AuditService & { completed$?: Observable<AuditEntry> }).completed$;
     if (completed) this.auditSubscription = completed.subscribe((entry) => this.onAuditCompleted(entry));
     else this.logger.warn('AuditService has no completed$: limits.changed events are not published');
+    this.driftSubscription = this.containers.driftAppeared$.subscribe(({ id, name, drift }) => {
+      this.bus.publish('limits.drift', `container:${id}`, { name, drift });
+    });
   }
 
   onModuleDestroy(): void {
     this.auditSubscription?.unsubscribe();
+    this.driftSubscription?.unsubscribe();
     this.oom.stop();
     this.closing.next();
     this.closing.complete();
@@ -219,6 +232,8 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     try {
       if (entry.stage !== 'completed' || entry.result !== 'ok') return;
       if (TREE_ACTIONS.has(entry.action) && this.oom.running) void this.oom.refresh();
+      const leaseEvent = LEASE_EVENTS.get(entry.action);
+      if (leaseEvent) this.bus.publish(leaseEvent, entry.target, { ...((entry.after as Record<string, unknown> | null) ?? {}), requestId: entry.requestId }, entry.time);
       if (entry.action === BATCH_ACTION && Array.isArray(entry.after)) {
         // a batch is one audit line; each of its items is a limit change of its own target
         for (const item of entry.after as { target: string; before: unknown; after: unknown }[]) {

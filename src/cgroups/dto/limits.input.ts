@@ -1,7 +1,8 @@
 import { ArgsType, Field, InputType, Int } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { CHANGE_OPTION_DOCS as ChangeOptionsBody } from '../../common/change-options.js';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { MAX_PID } from '../../common/pid.pipe.js';
 import { withChangeArgs } from '../../changes/change.models.js';
@@ -57,6 +58,11 @@ export class SetLimitsBody extends LimitsInputModel {
   @IsOptional()
   @IsBoolean()
   force?: boolean;
+
+  // strategy, timeoutMs, ttlSeconds: see ChangeOptionsBody (one declaration for cgroups and containers)
+  @ApiPropertyOptional(ChangeOptionsBody.strategyDoc) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @ApiPropertyOptional(ChangeOptionsBody.timeoutDoc) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @ApiPropertyOptional(ChangeOptionsBody.ttlDoc) @IsOptional() @IsInt() @Min(1) @Max(86_400) ttlSeconds?: number;
 }
 
 /** PUT /v1/cgroups/{path} */
@@ -95,6 +101,10 @@ export class SetLimitsArgs extends withChangeArgs(CgroupPathArgs) {
   @IsOptional()
   @IsBoolean()
   force?: boolean;
+
+  @Field(() => String, { nullable: true, description: ChangeOptionsBody.strategyDoc.description }) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @Field(() => Int, { nullable: true, description: ChangeOptionsBody.timeoutDoc.description }) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @Field(() => Int, { nullable: true, description: ChangeOptionsBody.ttlDoc.description }) @IsOptional() @IsInt() @Min(1) @Max(86_400) ttlSeconds?: number;
 }
 
 @ArgsType()

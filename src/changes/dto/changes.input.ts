@@ -1,7 +1,8 @@
-import { ArgsType, Field, InputType } from '@nestjs/graphql';
+import { ArgsType, Field, InputType, Int } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { CHANGE_OPTION_DOCS, TTL_SECONDS_MAX, TTL_SECONDS_MIN } from '../../common/change-options.js';
 import { LimitsInputModel } from '../../cgroups/dto/limits.input.js';
 import { ContainerLimitsBody } from '../../containers/dto/container.dto.js';
 
@@ -41,6 +42,11 @@ export class ChangeItemBody {
   @IsOptional()
   @IsBoolean()
   force?: boolean;
+
+  // as the single routes take them (one declaration: common/change-options.ts)
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.strategyDoc) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.timeoutDoc) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.ttlDoc) @IsOptional() @IsInt() @Min(TTL_SECONDS_MIN) @Max(TTL_SECONDS_MAX) ttlSeconds?: number;
 }
 
 /** POST /v1/changes */
@@ -90,6 +96,10 @@ export class ChangeItemInput {
   @IsOptional()
   @IsBoolean()
   force?: boolean;
+
+  @Field(() => String, { nullable: true, description: CHANGE_OPTION_DOCS.strategyDoc.description }) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @Field(() => Int, { nullable: true, description: CHANGE_OPTION_DOCS.timeoutDoc.description }) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @Field(() => Int, { nullable: true, description: CHANGE_OPTION_DOCS.ttlDoc.description }) @IsOptional() @IsInt() @Min(TTL_SECONDS_MIN) @Max(TTL_SECONDS_MAX) ttlSeconds?: number;
 }
 
 @ArgsType()

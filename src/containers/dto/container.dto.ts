@@ -1,6 +1,9 @@
 import { ArgsType, Field, Float, InputType, Int } from '@nestjs/graphql';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsNumber, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateIf, ValidateNested } from 'class-validator';
+import { Type } from 'class-transformer';
+import { CHANGE_OPTION_DOCS, ChangeOptionsArgs, TTL_SECONDS_MAX, TTL_SECONDS_MIN } from '../../common/change-options.js';
+import { withChangeArgs } from '../../changes/change.models.js';
 import { PageQuery } from '../../common/pagination.js';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 
@@ -50,4 +53,29 @@ export class ContainerLimitsBody {
   @Min(1)
   @Max(4194304)
   pidsLimit?: number;
+}
+
+/** PATCH /v1/containers/{id}/limits: the limits, and the change options (GraphQL: arguments beside `limits`). */
+export class ContainerLimitsPatchBody extends ContainerLimitsBody {
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.strategyDoc) @IsOptional() @IsIn(['reclaim']) strategy?: 'reclaim';
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.timeoutDoc) @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  @ApiPropertyOptional(CHANGE_OPTION_DOCS.ttlDoc) @IsOptional() @IsInt() @Min(TTL_SECONDS_MIN) @Max(TTL_SECONDS_MAX) ttlSeconds?: number;
+}
+
+/**
+ * updateContainerLimits' arguments, validated as one object: the container, its limits, the
+ * change options (strategy, timeoutMs, ttlSeconds) and what every change takes (ifVersion,
+ * dryRun, idempotencyKey).
+ */
+@ArgsType()
+export class UpdateContainerLimitsArgs extends withChangeArgs(ChangeOptionsArgs) {
+  @Field({ description: 'id, unique id prefix or name' })
+  @IsString()
+  @MaxLength(256)
+  id: string;
+
+  @Field(() => ContainerLimitsBody)
+  @ValidateNested()
+  @Type(() => ContainerLimitsBody)
+  limits: ContainerLimitsBody;
 }

@@ -147,6 +147,13 @@ export type FreezeState = 'thawed' | 'freezing' | 'frozen';
 export interface SetLimitsOptions {
   /** v2 only: allow memory.max below current usage (the kernel then reclaims, and OOM-kills if it cannot). */
   force?: boolean;
+  /**
+   * "reclaim": a memory max below usage is reached in stages (throttle, push reclaim, wait up to
+   * timeoutMs, then set), or refused with nothing changed; never an OOM kill (reclaim.ts).
+   */
+  strategy?: 'reclaim';
+  /** For strategy "reclaim": 100..60000 ms, default 10000. */
+  timeoutMs?: number;
   /** Decide every write but make none (see WriteJournal). */
   dryRun?: boolean;
   /** Told of each file write, in order (see WriteJournal). */

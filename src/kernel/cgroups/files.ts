@@ -18,6 +18,8 @@ const WRITABLE: Record<1 | 2, ReadonlySet<string>> = {
   1: new Set([
     'memory.limit_in_bytes',
     'memory.memsw.limit_in_bytes',
+    // a staged lowering's throttle, put back when it ends (reclaim.ts)
+    'memory.soft_limit_in_bytes',
     'cpu.cfs_quota_us',
     'cpu.cfs_period_us',
     'cpu.shares',
@@ -31,6 +33,8 @@ const WRITABLE: Record<1 | 2, ReadonlySet<string>> = {
     'memory.max',
     'memory.high',
     'memory.swap.max',
+    // a staged lowering's push (reclaim.ts): asks the kernel to reclaim so many bytes, sets nothing
+    'memory.reclaim',
     'cpu.max',
     'cpu.weight',
     'pids.max',
@@ -93,6 +97,7 @@ export class CgroupFiles {
   private readonly mounts = new Map<CgroupHierarchy, MountFacts>();
   private readonly verified = new Map<CgroupHierarchy, Map<string, number>>();
   private readonly resolved = new AsyncLocalStorage<Resolved>();
+  private readonly admitted = new AsyncLocalStorage<string>();
   readonly managed: readonly string[];
   private readonly fixture: boolean;
   /** Where /proc is (also for the tgid of a thread listed in a threaded cgroup). */
@@ -114,6 +119,21 @@ export class CgroupFiles {
   operation<T>(fn: () => T): T {
     if (this.resolved.getStore()) return fn();
     return this.resolved.run(new Map(), fn);
+  }
+
+  /**
+   * Runs `fn` with one cgroup outside the managed tree writable: a container's own cgroup, named
+   * by the live model from its init's /proc/PID/cgroup, while nsgate puts the engine's limits back
+   * (reconcile) or throttles it during a staged lowering. Only that exact path, only inside `fn`.
+   */
+  admitting<T>(path: string, fn: () => T): T {
+    return this.admitted.run(path, fn);
+  }
+
+  /** assertManaged, but the path `admitting` names passes too. */
+  assertWritable(path: string): void {
+    if (this.admitted.getStore() === path) return;
+    assertManaged(path, this.managed);
   }
 
   /** Runs `fn` outside any operation: every dir() inside looks the directory up afresh. */
@@ -261,7 +281,7 @@ export class CgroupFiles {
     if (NEVER_WRITTEN.test(file) || !WRITABLE[h.version].has(file)) {
       throw new NsgateError('FORBIDDEN', `nsgate never writes ${file} (cgroup v${h.version})`, { path: dir.path, file });
     }
-    if (!(options.outsideManaged && file === 'cgroup.procs')) assertManaged(dir.path, this.managed);
+    if (!(options.outsideManaged && file === 'cgroup.procs')) this.assertWritable(dir.path);
     if (value.includes('\0') || value.includes('\n')) {
       throw new NsgateError('LIMIT_INVALID', `a value for ${file} must be one line`, { path: dir.path, file });
     }

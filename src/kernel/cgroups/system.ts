@@ -1,7 +1,7 @@
 import { NsgateError } from '../errors.js';
 import { type HostTopology, readHostTopology } from './cpuset.js';
 import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChange, SetLimitsOptions, StatGroup, Stats } from './driver.js';
-import { CgroupFiles } from './files.js';
+import { type CgroupDir, CgroupFiles } from './files.js';
 import { type LimitWrite, sleep } from './journal.js';
 import { movedFields, parseLimitsInput } from './limits.js';
 import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, membershipOf, readCgroupMounts } from './mounts.js';
@@ -11,9 +11,10 @@ import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
 import { readProcessStatus } from '../procfs/status.js';
 import { type ProtectedProcesses, type ProtectedReason, protectedProcesses } from '../protected-processes.js';
 import { processAlive, readProcessBrief } from './procs.js';
+import { isBelowUsage, lowerWithReclaim, reclaimTimeout, stagedLoweringPlan, stagedTargetOf } from './reclaim.js';
 import { movePidInto } from './shared.js';
 import { V1Driver } from './v1.js';
-import { V2Driver } from './v2.js';
+import { refuseBelowUnreclaimable, V2Driver } from './v2.js';
 
 export interface CgroupSystemOptions {
   /** The mounted hierarchies (readCgroupMounts(), or a fixture's). */
@@ -87,6 +88,12 @@ export interface LimitsUpdate {
   after: Limits;
   /** The files written, in order, each with the value it held and the value written (a dry run: would write). */
   writes?: LimitWrite[];
+  /**
+   * A dry run with strategy "reclaim" only: the stages a lowering below usage writes around the
+   * limit writes (throttle, reclaim push, throttle put back), in order; [] when usage is under the
+   * target. On v1 they follow only if the kernel refuses the plain write (it reclaims first itself).
+   */
+  stages?: LimitWrite[];
 }
 
 export interface CreateOptions {
@@ -341,9 +348,10 @@ export class CgroupSystem {
   /** Validates, writes in the order that always succeeds, reads back: {before, after} as the kernel has them. */
   async setLimits(pathInput: string, input: unknown, options: SetLimitsOptions = {}): Promise<LimitsUpdate> {
     const path = parseCgroupPath(pathInput);
-    assertManaged(path, this.managed);
+    this.files.assertWritable(path);
     const change = parseLimitsInput(input, this.topology());
     const plan = this.planChange(path, change);
+    const staged = stagedTargetOf(change, options);
     return this.mutex.run(path, () =>
       // one operation: each directory is looked up and checked once, then used for the reads
       // and writes that follow (each write still checks the file it opened)
@@ -353,7 +361,25 @@ export class CgroupSystem {
           const before = this.limitsOf(path);
           options.precondition?.(before);
           const writes: LimitWrite[] = [];
-          await this.applyPlan(path, plan, before, { ...options, onWrite: (w) => (writes.push(w), options.onWrite?.(w)) });
+          const recorded: SetLimitsOptions = { ...options, onWrite: (w) => (writes.push(w), options.onWrite?.(w)) };
+          const attempt = () => {
+            writes.length = 0;
+            return this.applyPlan(path, plan, before, recorded);
+          };
+          if (staged && options.dryRun) {
+            // a dry run of a staged lowering writes nothing either: it answers the limit writes as
+            // the lowering would make them once usage is under the target, and the stages around them
+            const stages = this.stagedPlan(path, staged.target, change.memory?.high !== undefined);
+            try {
+              await attempt();
+            } catch (err) {
+              if (!isBelowUsage(err)) throw err;
+              await this.applyPlan(path, plan, before, { ...recorded, force: true });
+            }
+            return { before, after: before, writes, stages };
+          }
+          if (staged) await this.lowerStaged(path, staged.target, staged.timeoutMs, attempt, change.memory?.high !== undefined);
+          else await attempt();
           // a dry run changed nothing: its after is the before, its writes the plan
           if (options.dryRun) return { before, after: before, writes };
           // read back what the change touched; the rest is as read a moment ago under the same lock
@@ -363,6 +389,71 @@ export class CgroupSystem {
         }
       }),
     );
+  }
+
+  /** lowerWithReclaim on the cgroup's memory directory; `attempt` must refuse (LIMIT_BELOW_USAGE) rather than OOM-kill. */
+  private lowerStaged<T>(path: string, target: number, timeoutMs: number, attempt: () => Promise<T>, changeSetsHigh = false): Promise<T> {
+    const { driver, dir } = this.memoryDir(path);
+    return lowerWithReclaim({ version: driver.version, dir, target, timeoutMs, attempt, changeSetsHigh });
+  }
+
+  /** The stages a lowering to `target` would write now (stagedLoweringPlan), for a dry run. */
+  private stagedPlan(path: string, target: number, changeSetsHigh: boolean): LimitWrite[] {
+    const { driver, dir } = this.memoryDir(path);
+    return stagedLoweringPlan({ version: driver.version, dir, target, changeSetsHigh });
+  }
+
+  /** For a container's dry run with strategy "reclaim": the stages a lowering to `target` would write now. */
+  containerStagedPlan(pathInput: string, target: number): LimitWrite[] {
+    const path = parseCgroupPath(pathInput);
+    this.requireExists(path);
+    return this.stagedPlan(path, target, false);
+  }
+
+  /** The driver and directory that hold the cgroup's memory controller. */
+  private memoryDir(path: string): { driver: CgroupDriver; dir: CgroupDir } {
+    const driver = this.driversWith('memory')[0];
+    const h = driver?.hierarchies.find((x) => x.version === 2 || x.controllers.includes('memory'));
+    const dir = h ? this.files.dir(h, path) : null;
+    if (!driver || !dir) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no memory controller`, { path, controller: 'memory' });
+    return { driver, dir };
+  }
+
+  /**
+   * A container's memory lowered in stages: the throttle is written to its own cgroup (outside
+   * the managed tree, named by the live model), the limit itself through `viaEngine` so the
+   * engine keeps what the kernel has. On v2 the engine is asked only once usage is under the
+   * target (its write would let the kernel OOM-kill); on v1 its refused write is the probe.
+   */
+  async lowerContainerMemory<T>(pathInput: string, target: number, timeoutMsInput: number | undefined, viaEngine: () => Promise<T>): Promise<T> {
+    const path = parseCgroupPath(pathInput);
+    const timeoutMs = reclaimTimeout(timeoutMsInput);
+    return this.files.admitting(path, () =>
+      this.mutex.run(path, () =>
+        this.files.operation(async () => {
+          this.requireExists(path);
+          const { driver, dir } = this.memoryDir(path);
+          // v2: the same refusal as a managed cgroup's change (the v2 driver's, against what cannot be reclaimed)
+          const attempt =
+            driver.version === 2
+              ? async () => {
+                  refuseBelowUnreclaimable(dir, target);
+                  return viaEngine();
+                }
+              : viaEngine;
+          return this.lowerStaged(path, target, timeoutMs, attempt);
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Writes limits into a container's own cgroup (outside the managed tree): only to put the
+   * engine's values back where the kernel drifted from them (reconcile).
+   */
+  writeContainerCgroup(pathInput: string, input: unknown, options: Pick<SetLimitsOptions, 'precondition' | 'dryRun'> = {}): Promise<LimitsUpdate> {
+    const path = parseCgroupPath(pathInput);
+    return this.files.admitting(path, () => this.setLimits(path, input, options));
   }
 
   /**
@@ -404,14 +495,26 @@ export class CgroupSystem {
    * Puts back what a change did (its before values, for the fields it moved), with force: the
    * way back for a change whose audit line could not be written.
    */
-  async revertLimits(pathInput: string, update: LimitsUpdate): Promise<void> {
+  async revertLimits(pathInput: string, update: LimitsUpdate, options: SetLimitsOptions & { onlyIfUnchanged?: boolean } = { force: true }): Promise<void> {
     const path = parseCgroupPath(pathInput);
     assertManaged(path, this.managed);
     const moved = movedFields(update.before, update.after);
+    const staged = stagedTargetOf({ memory: { max: moved.memory?.max === undefined ? undefined : update.before.memory?.max } }, options);
     await this.mutex.run(path, async () => {
       this.requireExists(path);
+      if (options.onlyIfUnchanged) {
+        // under the lock: a change that got in first (through nsgate or by hand) wins over the way back
+        const since = movedFields(update.after, this.limitsOf(path, Object.keys(moved) as LimitGroup[]));
+        const touched = (Object.keys(moved) as LimitGroup[]).filter((g) => since[g] && Object.keys(moved[g]!).some((k) => k in since[g]!));
+        if (touched.length) throw new NsgateError('CONFLICT', `cgroup ${path} changed since (${touched.join(', ')}); nothing was put back`, { path, changed: touched });
+      }
       // the same way back as a change that fails half-way: each driver gets its before values
-      for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), { force: true });
+      const write = async () => {
+        for (const [driver, part] of this.planChange(path, moved)) await driver.writeLimits(path, restoreOf(update.before, part, driver.version), options);
+      };
+      // a lease putting a raised memory limit back down goes in stages ("reclaim"), never through an OOM kill
+      if (staged) await this.lowerStaged(path, staged.target, staged.timeoutMs, write);
+      else await write();
     });
   }
 

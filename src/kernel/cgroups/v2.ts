@@ -249,7 +249,7 @@ export class V2Driver implements CgroupDriver {
     try {
       const m = change.memory;
       if (m) {
-        if (m.max !== undefined && m.max !== null && !options.force) this.refuseBelowUsage(dir, m.max);
+        if (m.max !== undefined && m.max !== null && !options.force) refuseBelowUnreclaimable(dir, m.max);
         if (m.swapMax !== undefined) {
           if (dir.has('memory.swap.max')) await write('memory.swap.max', v2Raw(m.swapMax));
           else if (m.swapMax !== null) {
@@ -280,30 +280,6 @@ export class V2Driver implements CgroupDriver {
     }
   }
 
-  /**
-   * v2 does not refuse a memory.max below usage: it reclaims, then OOM-kills what it could not
-   * reclaim. memory.current counts page cache the kernel drops on its own, so the limit is
-   * compared with what cannot be reclaimed: usage minus inactive_file (memory.stat), the
-   * "working set" cAdvisor and the kubelet use; active file pages, slab and swappable anon count
-   * as unreclaimable, so it errs towards refusing. Below that, nsgate refuses (409) unless the
-   * caller says force: the same request v1 takes (its kernel reclaims and answers EBUSY only when
-   * it cannot) is then taken here too. `details.basis` says what was compared.
-   */
-  private refuseBelowUsage(dir: CgroupDir, requested: number): void {
-    const usage = num(dir.readOptional('memory.current'));
-    if (usage === null || requested >= usage) return;
-    const inactiveFile = parseFlatKeyed(dir.readOptional('memory.stat')).get('inactive_file') ?? null;
-    const unreclaimable = inactiveFile === null ? usage : Math.max(0, usage - inactiveFile);
-    if (requested >= unreclaimable) return;
-    const peak = num(dir.readOptional('memory.peak'));
-    const limit = num(dir.readOptional('memory.max'));
-    const basis = inactiveFile === null ? 'memory.current' : 'memory.current - inactive_file';
-    throw new NsgateError(
-      'LIMIT_BELOW_USAGE',
-      `unable to set memory limit to ${requested} (current usage: ${usage}, peak usage: ${peak}); ${unreclaimable} bytes of it cannot be reclaimed (${basis}), so on cgroup v2 the kernel would OOM-kill. Send force: true to do it anyway`,
-      { path: dir.path, field: 'memory.max', requested, usage, peak, limit, inactiveFile, unreclaimable, basis },
-    );
-  }
 
   async movePid(path: string, pid: number): Promise<void> {
     await movePidInto(this.requireDir(path), pid);
@@ -366,4 +342,29 @@ function cpuStats(stat: Map<string, number>): CpuStats {
     nrThrottled: keyOrNull(stat, 'nr_throttled'),
     throttledUs: keyOrNull(stat, 'throttled_usec'),
   };
+}
+
+/**
+ * v2 does not refuse a memory.max below usage: it reclaims, then OOM-kills what it could not
+ * reclaim. memory.current counts page cache the kernel drops on its own, so the limit is
+ * compared with what cannot be reclaimed: usage minus inactive_file (memory.stat), the
+ * "working set" cAdvisor and the kubelet use; active file pages, slab and swappable anon count
+ * as unreclaimable, so it errs towards refusing. Below that, nsgate refuses (409) unless the
+ * caller says force: the same request v1 takes (its kernel reclaims and answers EBUSY only when
+ * it cannot) is then taken here too. `details.basis` says what was compared.
+ */
+export function refuseBelowUnreclaimable(dir: CgroupDir, requested: number): void {
+  const usage = num(dir.readOptional('memory.current'));
+  if (usage === null || requested >= usage) return;
+  const inactiveFile = parseFlatKeyed(dir.readOptional('memory.stat')).get('inactive_file') ?? null;
+  const unreclaimable = inactiveFile === null ? usage : Math.max(0, usage - inactiveFile);
+  if (requested >= unreclaimable) return;
+  const peak = num(dir.readOptional('memory.peak'));
+  const limit = num(dir.readOptional('memory.max'));
+  const basis = inactiveFile === null ? 'memory.current' : 'memory.current - inactive_file';
+  throw new NsgateError(
+    'LIMIT_BELOW_USAGE',
+    `unable to set memory limit to ${requested} (current usage: ${usage}, peak usage: ${peak}); ${unreclaimable} bytes of it cannot be reclaimed (${basis}), so on cgroup v2 the kernel would OOM-kill. Send force: true to do it anyway`,
+    { path: dir.path, field: 'memory.max', requested, usage, peak, limit, inactiveFile, unreclaimable, basis },
+  );
 }

@@ -43,7 +43,7 @@ export interface LiveContainer {
   hostNamespaces: { pid: boolean; net: boolean; ipc: boolean; uts: boolean };
   user: string | undefined;
   mounts: { source: string; destination: string }[];
-  /** The limits the engine holds (HostConfig), as of the last inspect: a limits version needs them without asking the engine. */
+  /** The limits the engine holds (HostConfig), as of the last inspect: a limits version and drift need them without asking the engine; null for other runtimes. */
   engineLimits: DockerLimits | null;
 }
 

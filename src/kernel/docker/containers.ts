@@ -330,7 +330,8 @@ export function mapEngineError(err: unknown, target?: string): unknown {
     return new NsgateError('ENGINE_REJECTED', message, details);
   }
   if (/failed to write/i.test(message) && /invalid argument/i.test(message)) return new NsgateError('LIMIT_INVALID', message, details);
-  if (/failed to write/i.test(message) && /device or resource busy/i.test(message)) {
+  // runc says EBUSY either as the write's error or, when it caught it, as runc's own sentence
+  if ((/failed to write/i.test(message) && /device or resource busy/i.test(message)) || /unable to set memory limit to \d+ \(current usage/i.test(message)) {
     return new NsgateError('LIMIT_BELOW_USAGE', message, details);
   }
   return new NsgateError('ENGINE_UNAVAILABLE', `the Docker Engine failed: ${message}`, details);

@@ -117,6 +117,10 @@ describe('mapEngineError (messages as Docker 20.10 sends them, recorded on the t
       'Cannot update container a177: runc did not terminate successfully: exit status 1: failed to write "4000000": write /sys/fs/cgroup/memory/docker/a177/memory.memsw.limit_in_bytes: invalid argument\n: unknown';
     expect(mapped(500, einval).code).toBe('LIMIT_INVALID');
     expect(mapped(500, 'failed to write "8000000": write /sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy').code).toBe('LIMIT_BELOW_USAGE');
+    // runc 1.1 catches EBUSY and says it in its own words (Docker 20.10, this host)
+    const runcBusy =
+      'Cannot update container 6478: runc did not terminate successfully: exit status 1: unable to set memory limit to 33554432 (current usage: 67600384, peak usage: 68780032)\n: unknown';
+    expect(mapped(500, runcBusy).code).toBe('LIMIT_BELOW_USAGE');
     expect(mapped(500, 'containerd: connection refused').code).toBe('ENGINE_UNAVAILABLE');
   });
 
