@@ -13,6 +13,7 @@ import { ConfigModule } from './config/config.module.js';
 import { EngineModule } from './engine/engine.module.js';
 import { GraphqlOptions } from './graphql/graphql.options.js';
 import { HealthModule } from './health/health.module.js';
+import { HistoryModule } from './history/history.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
         ExecModule,
         SecurityModule,
         EventsModule,
+        HistoryModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },

@@ -25,6 +25,18 @@ export function splitAction(rest: unknown, allowed: readonly CgroupAction[]): { 
   return { path: cgroupPathOf(text.slice(0, at)), action: action as CgroupAction };
 }
 
+/**
+ * A GET of "{path}/-/{action}" for one of the read actions other modules serve (history,
+ * recommendation); null for a plain cgroup read, so a cgroup named "-" still reads as itself.
+ */
+export function readActionOf(rest: unknown, actions: readonly string[]): { path: string; action: string } | null {
+  // a leading "/" so the root's "-/history" reads as the root's action
+  const text = `/${typeof rest === 'string' ? rest : ''}`;
+  const at = text.lastIndexOf('/-/');
+  if (at < 0 || !actions.includes(text.slice(at + 3))) return null;
+  return { path: cgroupPathOf(text.slice(1, Math.max(1, at))), action: text.slice(at + 3) };
+}
+
 export function auditTarget(input: HandlerInput): string {
   const rest = String(input.params['*'] ?? input.args.path ?? '');
   const at = rest.lastIndexOf('/-/');

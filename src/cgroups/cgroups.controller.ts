@@ -7,7 +7,7 @@ import { CurrentCaller } from '../common/caller.decorator.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
-import { auditAction, auditTarget, cgroupPathOf, splitAction } from './cgroup-route.js';
+import { auditAction, auditTarget, cgroupPathOf, readActionOf, splitAction } from './cgroup-route.js';
 import { CgroupsService } from './cgroups.service.js';
 import { CgroupListQuery } from './dto/cgroup-list.query.js';
 import { CreateCgroupBody, MoveProcessBody, SetLimitsBody } from './dto/limits.input.js';
@@ -34,9 +34,17 @@ export class CgroupsController {
   @Get('*')
   @Allow('viewer')
   @ApiParam(PATH_PARAM)
-  @ApiOperation({ summary: 'One cgroup: limits, usage and stats (memory, cpu, pids, io, PSI), processes, freezer state' })
+  @ApiOperation({
+    summary: 'One cgroup: limits, usage and stats (memory, cpu, pids, io, PSI), processes, freezer state; {path}/-/history and {path}/-/recommendation',
+    description:
+      '{path}/-/history?from=10m&step=5s: its usage history (HistoryModel; in memory only, kept for running containers and managed cgroups: 1 s points for 10 minutes, ' +
+      '1 min min/avg/max for 24 hours, at most 1500 points). {path}/-/recommendation: memory and cpu limits recommended from that history, with evidence, ' +
+      'confidence and reasons (RecommendationModel; never applied by nsgate).',
+  })
   @ApiOkResponse({ type: CgroupModel })
-  get(@Param('*') rest: string): CgroupInfo {
+  get(@Param('*') rest: string, @Query() query: Record<string, unknown>): unknown {
+    const read = readActionOf(rest, this.cgroups.readActionNames());
+    if (read) return this.cgroups.readAction(read.path, read.action, query);
     return this.cgroups.get(cgroupPathOf(rest));
   }
 

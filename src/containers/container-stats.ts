@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
 import { CpuSampler, usageReaderFrom } from '../kernel/containers/cpu-sampler.js';
+import { workingSetOf } from '../kernel/history/sampler.js';
 import type { ContainerModel, ContainerStatsModel } from './container.models.js';
 import { ContainerIndex } from './container-index.js';
 
@@ -47,15 +48,15 @@ export class ContainerStats implements OnModuleInit, OnModuleDestroy {
     this.sampler.track(view.cgroupPath);
     const cpu = this.sampler.read(view.cgroupPath);
     const usage = stats.memory?.usage ?? null;
-    const inactive = stats.memory?.inactiveFile ?? null;
     return {
       id: view.id,
       name: view.name,
-      memory: { usage, limit: stats.memory?.limit ?? null, workingSet: usage === null ? null : Math.max(0, usage - (inactive ?? 0)) },
+      memory: { usage, limit: stats.memory?.limit ?? null, workingSet: workingSetOf(stats.memory) },
       cpu: { percent: cpu?.percent ?? null, usageNs: cpu?.usageNs ?? stats.cpu?.usageNs ?? null, windowMs: cpu?.windowMs === null || cpu?.windowMs === undefined ? null : Math.round(cpu.windowMs) },
       pids: { current: stats.pids?.current ?? null, limit: stats.pids?.max ?? null },
       blkio: { readBytes: stats.io?.readBytes ?? null, writeBytes: stats.io?.writeBytes ?? null },
       readAt: new Date().toISOString(),
+      fromHistory: false,
     };
   }
 }

@@ -66,6 +66,9 @@ export class ContainerStatsModel {
   @Field(() => ContainerPidsStatsModel) @ApiProperty({ type: ContainerPidsStatsModel }) pids: ContainerPidsStatsModel;
   @Field(() => ContainerBlkioStatsModel) @ApiProperty({ type: ContainerBlkioStatsModel }) blkio: ContainerBlkioStatsModel;
   @Field() @ApiProperty({ description: 'ISO 8601' }) readAt: string;
+  @Field({ description: 'true for a reading replayed from history (the containerStats subscription with since): one second\'s averages, no limits, usageNs or blkio' })
+  @ApiProperty({ description: 'true for a reading replayed from history (the containerStats subscription with since); false for a live reading' })
+  fromHistory: boolean;
 }
 
 /** GET /v1/containers?stats=true: each container with its stats. */

@@ -12,6 +12,6 @@ import { ContainerViews } from './container-views.js';
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
   providers: [ContainerIndex, ContainerViews, ContainerStats, ContainersService, ContainersResolver, NamespaceContainersResolver],
-  exports: [ContainersService],
+  exports: [ContainersService, ContainerIndex],
 })
 export class ContainersModule {}
