@@ -1,7 +1,7 @@
 import { NsgateError } from '../kernel/errors.js';
 
 /** What GET /v1/events and the `events` subscription carry. Names are stable once shipped. */
-export const EVENT_TYPES = ['container.start', 'container.die', 'container.oom', 'cgroup.oom_kill', 'limits.changed'] as const;
+export const EVENT_TYPES = ['container.start', 'container.die', 'container.oom', 'cgroup.oom_kill', 'limits.changed', 'pressure.threshold'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**

@@ -64,7 +64,7 @@ export class EventsResolver {
   @Allow('viewer')
   events(
     @Context('req') req: NsgateRequest,
-    @Args('types', { type: () => [String], nullable: true, description: 'container.start, container.die, container.oom, cgroup.oom_kill, limits.changed' }) types?: string[],
+    @Args('types', { type: () => [String], nullable: true, description: 'container.start, container.die, container.oom, cgroup.oom_kill, limits.changed, pressure.threshold' }) types?: string[],
     @Args('target', { type: () => String, nullable: true, description: 'target prefix: container:<id>, cgroup:<path>' }) target?: string,
   ): AsyncIterableIterator<NsgateEvent | StreamFailure> {
     const filter = { types: parseEventTypes(types), target: parseTargetFilter(target) };
