@@ -30,7 +30,7 @@ await runBench('history', async () => {
   await build({ skip: !opts.build });
   const { CgroupSystem } = await import('../dist/kernel/cgroups/system.js');
   const { HistorySampler } = await import('../dist/kernel/history/sampler.js');
-  const { SERIES_BYTES } = await import('../dist/kernel/history/series.js');
+  const { SERIES_BYTES, SERIES_BASE_BYTES, CHUNK_BYTES } = await import('../dist/kernel/history/series.js');
   const tag = randomTag();
   let paths;
   if (opts.mode === 'containers') {
@@ -57,7 +57,6 @@ await runBench('history', async () => {
   const buffersBefore = process.memoryUsage().arrayBuffers;
   const sampler = new HistorySampler({ readStats: (p) => system.readStats(p, groups), maxTracked: 1000 });
   sampler.setTracked(paths);
-  const buffersAfter = process.memoryUsage().arrayBuffers;
   const load = loadavg();
   const rounds = [];
   const cpuStart = process.cpuUsage();
@@ -85,8 +84,10 @@ await runBench('history', async () => {
         ['cpu time per round', `${((cpu.user + cpu.system) / 1000 / opts.seconds).toFixed(1)} ms (${((cpu.user + cpu.system) / opts.seconds / paths.length).toFixed(0)} µs per cgroup)`],
         ['one round, median / max', `${median.toFixed(1)} ms / ${rounds.at(-1).toFixed(1)} ms`],
         ['one cgroup read (median round / cgroups)', `${((median / paths.length) * 1000).toFixed(0)} µs`],
-        ['memory stated: bytes per cgroup × count', `${SERIES_BYTES} B × ${paths.length} = ${mib(status.bytes)}`],
-        ['memory measured: ArrayBuffer growth at setTracked', mib(buffersAfter - buffersBefore)],
+        ['memory stated, now (rings made so far)', mib(status.bytes)],
+        ['memory stated, a cgroup under an hour old × count', `${SERIES_BASE_BYTES + CHUNK_BYTES} B × ${paths.length} = ${mib((SERIES_BASE_BYTES + CHUNK_BYTES) * paths.length)}`],
+        ['memory stated, 24 hours old (the most) × count', `${SERIES_BYTES} B × ${paths.length} = ${mib(SERIES_BYTES * paths.length)}`],
+        ['memory measured: ArrayBuffer growth over the run', mib(process.memoryUsage().arrayBuffers - buffersBefore)],
         ['samples per cgroup, min', String(Math.min(...samples))],
       ],
     ),

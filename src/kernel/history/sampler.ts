@@ -52,8 +52,9 @@ export interface HistorySamplerStatus {
   maxTracked: number;
   /** Paths not tracked because maxTracked was reached (in the last setTracked). */
   refused: number;
+  /** The most one cgroup's rings hold (24 hours old or more). */
   bytesPerCgroup: number;
-  /** tracked × bytesPerCgroup: what the rings hold (allocated up front). */
+  /** What the rings of every tracked and retired cgroup hold now. */
   bytes: number;
   intervalMs: number;
   rounds: number;
@@ -143,13 +144,15 @@ export class HistorySampler {
   }
 
   status(): HistorySamplerStatus {
-    const count = this.paths.size + this.retired.size;
+    let bytes = 0;
+    for (const t of this.paths.values()) bytes += t.series.bytes();
+    for (const s of this.retired.values()) bytes += s.bytes();
     return {
       tracked: this.paths.size,
       maxTracked: this.maxTracked,
       refused: this.refused,
       bytesPerCgroup: SERIES_BYTES,
-      bytes: count * SERIES_BYTES,
+      bytes,
       intervalMs: this.intervalMs,
       rounds: this.rounds,
       lastRoundMs: this.lastRoundMs,

@@ -5,7 +5,8 @@
  * - coarse: one slot per minute for the last COARSE_SLOTS minutes (24 hours), each holding the
  *   minimum, mean and maximum of that minute's per-second values.
  * A slot remembers which second (minute) it holds, so a slot left over from an earlier lap of
- * the ring, or never written, reads as missing. A missing value is NaN (null in answers).
+ * the ring, or never written, reads as missing. The coarse ring is made an hour (CHUNK_SLOTS
+ * minutes) at a time as the series ages: a young cgroup holds little more than its fine ring. A missing value is NaN (null in answers).
  * Nothing survives a restart of nsgate: history starts when the sampler first sees the cgroup.
  */
 
@@ -45,14 +46,19 @@ export const COARSE_STEP_MS = 60_000;
 
 /** min, mean, max per metric per coarse slot. */
 const AGG = 3;
+/** The coarse ring is allocated an hour at a time, as the series ages. */
+export const CHUNK_SLOTS = 60;
+const CHUNKS = COARSE_SLOTS / CHUNK_SLOTS;
 
-/** Bytes one series holds, whatever its age: every array is allocated up front. */
-export const SERIES_BYTES =
+/** Bytes of a new series: the fine ring, the accumulators and the chunk table. */
+export const SERIES_BASE_BYTES =
   FINE_SLOTS * METRIC_COUNT * Float32Array.BYTES_PER_ELEMENT +
   FINE_SLOTS * Uint32Array.BYTES_PER_ELEMENT +
-  COARSE_SLOTS * METRIC_COUNT * AGG * Float32Array.BYTES_PER_ELEMENT +
-  COARSE_SLOTS * Uint32Array.BYTES_PER_ELEMENT +
   METRIC_COUNT * (AGG + 2) * Float64Array.BYTES_PER_ELEMENT;
+/** Bytes each hour of the coarse ring adds (up to 24 of them). */
+export const CHUNK_BYTES = CHUNK_SLOTS * METRIC_COUNT * AGG * Float32Array.BYTES_PER_ELEMENT + CHUNK_SLOTS * Uint32Array.BYTES_PER_ELEMENT;
+/** Bytes of a series 24 hours old or more: the most one ever holds. */
+export const SERIES_BYTES = SERIES_BASE_BYTES + CHUNKS * CHUNK_BYTES;
 
 /** One point of an answer: per metric min/avg/max over the point's step (null where nothing was recorded). */
 export interface HistoryPoint {
@@ -68,9 +74,10 @@ export class HistorySeries {
   private readonly fine = new Float32Array(FINE_SLOTS * METRIC_COUNT).fill(Number.NaN);
   /** Which second (since the epoch) each fine slot holds; 0 = none. */
   private readonly fineSecond = new Uint32Array(FINE_SLOTS);
-  /** coarse[(slot * METRIC_COUNT + m) * 3 + {0 min, 1 avg, 2 max}] */
-  private readonly coarse = new Float32Array(COARSE_SLOTS * METRIC_COUNT * AGG).fill(Number.NaN);
-  private readonly coarseMinute = new Uint32Array(COARSE_SLOTS);
+  /** Per hour of the ring: values[(slot * METRIC_COUNT + m) * 3 + {0 min, 1 avg, 2 max}], made when first written. */
+  private readonly coarse: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(CHUNKS);
+  /** Per hour of the ring: which minute each slot holds. */
+  private readonly coarseMinute: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(CHUNKS);
   /** The minute being accumulated: min, sum, max, count per metric (Float64: sums of bytes). */
   private readonly acc = new Float64Array(METRIC_COUNT * (AGG + 1));
   private accMinute = 0;
@@ -111,16 +118,26 @@ export class HistorySeries {
     this.samples++;
   }
 
+  /** Bytes this series holds now (the fine ring and the hours of the coarse ring made so far). */
+  bytes(): number {
+    let chunks = 0;
+    for (const c of this.coarse) if (c) chunks++;
+    return SERIES_BASE_BYTES + chunks * CHUNK_BYTES;
+  }
+
   private flushMinute(): void {
-    const slot = this.accMinute % COARSE_SLOTS;
-    this.coarseMinute[slot] = this.accMinute;
+    const ringSlot = this.accMinute % COARSE_SLOTS;
+    const chunk = Math.floor(ringSlot / CHUNK_SLOTS);
+    const slot = ringSlot % CHUNK_SLOTS;
+    const values = (this.coarse[chunk] ??= new Float32Array(CHUNK_SLOTS * METRIC_COUNT * AGG).fill(Number.NaN));
+    (this.coarseMinute[chunk] ??= new Uint32Array(CHUNK_SLOTS))[slot] = this.accMinute;
     for (let m = 0; m < METRIC_COUNT; m++) {
       const a = m * (AGG + 1);
       const n = this.acc[a + 3]!;
       const at = (slot * METRIC_COUNT + m) * AGG;
-      this.coarse[at] = n ? this.acc[a]! : Number.NaN;
-      this.coarse[at + 1] = n ? this.acc[a + 1]! / n : Number.NaN;
-      this.coarse[at + 2] = n ? this.acc[a + 2]! : Number.NaN;
+      values[at] = n ? this.acc[a]! : Number.NaN;
+      values[at + 1] = n ? this.acc[a + 1]! / n : Number.NaN;
+      values[at + 2] = n ? this.acc[a + 2]! : Number.NaN;
     }
     this.resetAcc();
   }
@@ -152,8 +169,11 @@ export class HistorySeries {
       if (!n) return Number.NaN;
       return agg === 1 ? this.acc[a + 1]! / n : this.acc[a + agg]!;
     }
-    const slot = minute % COARSE_SLOTS;
-    return this.coarseMinute[slot] === minute ? this.coarse[(slot * METRIC_COUNT + m) * AGG + agg]! : Number.NaN;
+    const ringSlot = minute % COARSE_SLOTS;
+    const chunk = Math.floor(ringSlot / CHUNK_SLOTS);
+    const slot = ringSlot % CHUNK_SLOTS;
+    const values = this.coarse[chunk];
+    return values && this.coarseMinute[chunk]![slot] === minute ? values[(slot * METRIC_COUNT + m) * AGG + agg]! : Number.NaN;
   }
 
   /**

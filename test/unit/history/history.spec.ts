@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Stats } from '../../../src/kernel/cgroups/driver.js';
 import { MIN_SAMPLES, MiB, recommend, percentile } from '../../../src/kernel/history/recommend.js';
 import { HistorySampler } from '../../../src/kernel/history/sampler.js';
-import { COARSE_SLOTS, FINE_SLOTS, HistorySeries, METRIC_COUNT, METRIC_INDEX, SERIES_BYTES } from '../../../src/kernel/history/series.js';
+import { CHUNK_BYTES, COARSE_SLOTS, FINE_SLOTS, HistorySeries, METRIC_COUNT, METRIC_INDEX, SERIES_BASE_BYTES, SERIES_BYTES } from '../../../src/kernel/history/series.js';
 import { MAX_POINTS, planQuery } from '../../../src/kernel/history/window.js';
 
 const T0 = Date.UTC(2026, 11, 2, 12, 0, 0);
@@ -49,9 +49,21 @@ function recorded(seconds: number, at: (i: number) => Reading, start = T0): Hist
 }
 
 describe('history series', () => {
-  it('states its size, the same whatever its age (every ring allocated up front)', () => {
+  it('states its size: the fine ring up front, the coarse ring an hour at a time, at most SERIES_BYTES', () => {
     expect(SERIES_BYTES).toBe(FINE_SLOTS * METRIC_COUNT * 4 + FINE_SLOTS * 4 + COARSE_SLOTS * METRIC_COUNT * 3 * 4 + COARSE_SLOTS * 4 + METRIC_COUNT * 5 * 8);
     expect(SERIES_BYTES).toBeLessThan(300 * 1024);
+    const s = new HistorySeries();
+    expect(s.bytes()).toBe(SERIES_BASE_BYTES);
+    const v = new Float64Array(METRIC_COUNT).fill(1);
+    // 3 hours and a minute of one sample a minute: four hours of the coarse ring made
+    for (let i = 0; i <= 181; i++) s.record(T0 + i * 60_000, v);
+    expect(s.bytes()).toBe(SERIES_BASE_BYTES + 4 * CHUNK_BYTES);
+    for (let i = 182; i <= 182 + 26 * 60; i++) s.record(T0 + i * 60_000, v);
+    expect(s.bytes()).toBe(SERIES_BYTES);
+    // 24 hours of finished minutes are held besides the one under way; older ones were overwritten
+    const last = Math.floor((T0 + (182 + 26 * 60) * 60_000) / 60_000);
+    expect(s.minuteValue(last - COARSE_SLOTS, 0, 1)).toBe(1);
+    expect(s.minuteValue(last - COARSE_SLOTS - 1, 0, 1)).toBeNaN();
   });
 
   it('answers per second for the last ten minutes, and a second overwritten by a later lap reads as missing', () => {
