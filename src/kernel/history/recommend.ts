@@ -309,11 +309,14 @@ export function recommendCpu(input: RecommendInput): CpuRecommendation | null {
   if (!out.limitIsCause && cpuPressure >= 2 * PRESSURE_CAUSE) {
     recommendedWeight = Math.min(10_000, weight * 2);
     out.reasons.push(`cpu pressure ${pct(cpuPressure)} of the time without throttling: other cgroups compete for the cpus; a weight of ${recommendedWeight} gives it a larger share`);
+  } else if (out.limitIsCause) {
+    out.reasons.push(`weight ${weight} unchanged: the cpu pressure seen (${pct(cpuPressure)} of the time) comes from the quota, which a weight does not lift`);
   } else {
     out.reasons.push(`weight ${weight} unchanged: it only matters when cpus are contended (cpu pressure ${pct(cpuPressure)} of the time)`);
   }
   // the guard rail: never a quota under the observed p95
-  const recommendedQuotaUs = Math.max(1000, Math.ceil(Math.max(target, p95) * periodUs));
+  // (less a hair, so 1.5 × 5000 µs is 7500 µs, not 7501 from the float's last bit)
+  const recommendedQuotaUs = Math.max(1000, Math.ceil(Math.max(target, p95) * periodUs - 1e-6));
   out.reasons.push(`${window.seconds} s of history (${window.samples} samples); quota ${cores(recommendedQuotaUs / periodUs)} per ${periodUs} µs period`);
   out.recommended = { quotaUs: recommendedQuotaUs, periodUs, weight: recommendedWeight };
   return out;
