@@ -26,6 +26,8 @@ const C_OOM = 4;
 const C_PSI = 5; // six PSI totals (µs): cpu some/full, memory some/full, io some/full
 const C_AT = 11;
 const COUNTERS = 12;
+/** Cgroups read between two yields to the event loop. */
+const SLICE = 20;
 
 interface Tracked {
   series: HistorySeries;
@@ -73,6 +75,8 @@ export class HistorySampler {
   private readonly retired = new Map<string, HistorySeries>();
   private readonly values = new Float64Array(METRIC_COUNT);
   private timer: NodeJS.Timeout | undefined;
+  private inRound = false;
+  private stopped = false;
   private refused = 0;
   private rounds = 0;
   private lastRoundMs = 0;
@@ -89,13 +93,42 @@ export class HistorySampler {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.sampleAll(), this.intervalMs);
+    this.stopped = false;
+    this.timer = setInterval(() => void this.sampleRound(), this.intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * One round in slices of SLICE cgroups, yielding to the event loop between them, so requests
+   * are answered while 200 cgroups are read (a whole round at once would hold the loop for
+   * 100 ms and more). A round still running when the next is due makes that one skip.
+   */
+  async sampleRound(): Promise<void> {
+    if (this.inRound) return;
+    this.inRound = true;
+    const started = performance.now();
+    try {
+      const paths = [...this.paths.keys()];
+      for (let i = 0; i < paths.length; i += SLICE) {
+        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        // stopped meanwhile (the application closing): no more reads
+        if (this.stopped) return;
+        for (const path of paths.slice(i, i + SLICE)) {
+          const t = this.paths.get(path);
+          if (t) this.sampleOne(path, t);
+        }
+      }
+      this.rounds++;
+      this.lastRoundMs = performance.now() - started;
+    } finally {
+      this.inRound = false;
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
   }
 
   get running(): boolean {
@@ -128,6 +161,11 @@ export class HistorySampler {
     }
     const cutoff = this.now() - this.retainMs;
     for (const [path, s] of this.retired) if (s.lastAt < cutoff) this.retired.delete(path);
+    // many containers come and go: keep at most maxTracked retired series, the newest (a Map iterates oldest first)
+    for (const path of this.retired.keys()) {
+      if (this.retired.size <= this.maxTracked) break;
+      this.retired.delete(path);
+    }
   }
 
   tracked(): string[] {
@@ -159,23 +197,25 @@ export class HistorySampler {
     };
   }
 
-  /** One round: one stats read per tracked cgroup. */
+  /** One round at once: one stats read per tracked cgroup (tests and benches; the timer runs sampleRound). */
   sampleAll(): void {
     const started = performance.now();
-    for (const [path, t] of this.paths) {
-      let stats: Stats;
-      try {
-        stats = this.readStats(path);
-      } catch (err) {
-        // gone between rounds: the next setTracked retires it; meanwhile no sample
-        if (!(err instanceof NsgateError && (err.code === 'CGROUP_NOT_FOUND' || err.code === 'CGROUP_GONE'))) this.onError?.(path, err);
-        t.prev.fill(Number.NaN);
-        continue;
-      }
-      this.record(t, stats, this.now());
-    }
+    for (const [path, t] of this.paths) this.sampleOne(path, t);
     this.rounds++;
     this.lastRoundMs = performance.now() - started;
+  }
+
+  private sampleOne(path: string, t: Tracked): void {
+    let stats: Stats;
+    try {
+      stats = this.readStats(path);
+    } catch (err) {
+      // gone between rounds: the next setTracked retires it; meanwhile no sample
+      if (!(err instanceof NsgateError && (err.code === 'CGROUP_NOT_FOUND' || err.code === 'CGROUP_GONE'))) this.onError?.(path, err);
+      t.prev.fill(Number.NaN);
+      return;
+    }
+    this.record(t, stats, this.now());
   }
 
   /** Turns one stats reading into one sample (exported for tests through `recordStats`). */

@@ -207,3 +207,36 @@ describe('history queries', () => {
     expect(s.query(now - 599_000, now, 1000, 'fine')).toHaveLength(600);
   });
 });
+
+describe('the sampler over time', () => {
+  it('samples in slices on its timer, keeps a stopped cgroup readable for a while, and bounds what it retires', async () => {
+    let usage = 0;
+    const reads: string[] = [];
+    const sampler = new HistorySampler({
+      readStats: (p) => {
+        reads.push(p);
+        usage += 1e8;
+        return stats({ usageNs: usage });
+      },
+      maxTracked: 50,
+    });
+    const paths = Array.from({ length: 50 }, (_, i) => `/c${i}`);
+    sampler.setTracked(paths);
+    await sampler.sampleRound();
+    expect(reads).toEqual(paths);
+    expect(sampler.status().rounds).toBe(1);
+    // dropped from the tracked set: retired, still readable
+    sampler.setTracked(paths.slice(1));
+    expect(sampler.isTracked('/c0')).toBe(false);
+    expect(sampler.series('/c0')!.samples).toBe(1);
+    // at most maxTracked retired
+    for (let round = 0; round < 3; round++) {
+      const fresh = Array.from({ length: 50 }, (_, i) => `/r${round}-${i}`);
+      sampler.setTracked(fresh);
+      await sampler.sampleRound();
+    }
+    expect(sampler.status().tracked).toBe(50);
+    expect(sampler.status().bytes).toBeLessThanOrEqual(100 * SERIES_BYTES);
+    expect(sampler.series('/c0')).toBeUndefined();
+  });
+});
