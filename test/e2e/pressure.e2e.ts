@@ -2,9 +2,11 @@
 // cgroup and takes the kernel's own triggers (armed through the nsgate-psi helper, waited for
 // with POLLPRI). A cpu burner (a shell loop this test starts, in its own test cgroup) on this
 // shared 2-core machine waits for a cpu, so a cpu "some" trigger fires: a pressure.threshold event.
-// A window the kernel refuses (1 s, without CAP_SYS_RESOURCE) falls back to polling and says so.
+// A memory hog under a tight (v1) memory limit fires a memory trigger likewise. A window the
+// kernel refuses (1 s, without CAP_SYS_RESOURCE) falls back to polling and says so.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventsService } from '../../src/events/events.service.js';
@@ -68,6 +70,35 @@ describe('pressure triggers', () => {
     const event = await firstValueFrom(bus.stream({ types: new Set(['pressure.threshold']), target: `cgroup:${group.path}` }).pipe(filter((e) => e.data.trigger === res.body.id), take(1), timeout(30_000)));
     expect(event.data.mode).toBe(res.body.mode);
     await t.http().delete(`/v1/pressure-triggers/${res.body.id}`).set(as(t.tokens.operator));
+  });
+
+  it('a memory hog thrashing its page cache under a tight v1 limit fires a memory trigger (PSI of the unified tree)', async () => {
+    const hog = makeTestCgroup('pressure-hog');
+    const dir = mkdtempSync('/var/tmp/nsgate-e2e-hog-');
+    let child: ChildProcess | undefined;
+    try {
+      const limited = await t.http().patch(`/v1/cgroups${hog.path}/-/limits`).set(as(t.tokens.operator)).send({ memory: { max: '16M' } });
+      expect(limited.status).toBe(200);
+      const res = await t.http().post('/v1/pressure-triggers').set(as(t.tokens.operator)).send({ cgroup: hog.path, resource: 'memory', kind: 'some', stallUs: 20_000, windowUs: 2_000_000 });
+      expect(res.body).toMatchObject({ resource: 'memory', mode: 'kernel' });
+      const fired = firstValueFrom(
+        t.app.get(EventsService).bus.stream({ types: new Set(['pressure.threshold']), target: `cgroup:${hog.path}` }).pipe(filter((e) => e.data.trigger === res.body.id), take(1), timeout(60_000)),
+      );
+      // writes 48 MiB into its own page cache (charged to the 16 MiB cgroup), then reads it back
+      // over and over: every read refaults pages the limit just evicted, which PSI counts as a
+      // memory stall. Bounded: 30 reads, killed at the end of the test.
+      const file = join(dir, 'hog.bin');
+      const script = `echo $$ > ${hog.dir('memory')}/cgroup.procs && echo $$ > ${hog.dir('unified')}/cgroup.procs && head -c 48M /dev/urandom > ${file} && i=0; while [ $i -lt 30 ]; do cat ${file} > /dev/null; i=$((i+1)); done`;
+      child = spawn('sh', ['-c', script], { stdio: 'ignore' });
+      const event = await fired;
+      expect(event.data).toMatchObject({ resource: 'memory', kind: 'some', mode: 'kernel' });
+      await t.http().delete(`/v1/pressure-triggers/${res.body.id}`).set(as(t.tokens.operator));
+    } finally {
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      rmSync(dir, { recursive: true, force: true });
+      hog.remove();
+    }
   });
 
   it('checks who may, what, and how many', async () => {
