@@ -1,4 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +43,7 @@ export class PressureService implements OnModuleDestroy {
     private readonly index: ContainerIndex,
     private readonly events: EventsService,
     cgroups: CgroupsService,
+    metrics: MetricsService,
   ) {
     // dist/events/ -> dist/native/nsgate-psi; from the sources (tests) the built one
     const helper = existsSync(HELPER) ? HELPER : join(process.cwd(), 'dist/native/nsgate-psi');
@@ -61,6 +64,17 @@ export class PressureService implements OnModuleDestroy {
         this.registrations.delete(state.id);
       },
       log: (m) => this.logger.warn(m),
+    });
+    const triggers = () => this.list();
+    new Gauge({
+      name: 'nsgate_pressure_triggers',
+      help: 'Registered pressure triggers, by mode (kernel: PSI trigger; polling: PSI totals read once a second)',
+      labelNames: ['mode'] as const,
+      registers: [metrics.registry],
+      collect() {
+        const all = triggers();
+        for (const mode of ['kernel', 'polling']) this.labels(mode).set(all.filter((t) => t.mode === mode).length);
+      },
     });
     cgroups.registerReadAction('pressure-triggers', (path) => ({ items: this.list().filter((t) => t.cgroupPath === parseCgroupPath(path)) }));
   }

@@ -1,4 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CgroupsService } from '../cgroups/cgroups.service.js';
 import { ContainerIndex } from '../containers/container-index.js';
 import { managedCgroups } from '../events/oom-sources.js';
@@ -44,6 +46,7 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     private readonly system: CgroupSystem,
     private readonly index: ContainerIndex,
     cgroups: CgroupsService,
+    metrics: MetricsService,
   ) {
     this.sampler = new HistorySampler({
       readStats: (path) => system.readStats(path, SAMPLED),
@@ -51,6 +54,10 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       onError: (path, err) => this.logger.debug(`history sample of ${path}: ${(err as Error).message}`),
     });
     cgroups.registerReadAction('history', (path, query) => this.cgroupHistory(path, query));
+    const status = () => this.sampler.status();
+    new Gauge({ name: 'nsgate_history_cgroups', help: 'Cgroups whose usage history nsgate samples', registers: [metrics.registry], collect() { this.set(status().tracked); } });
+    new Gauge({ name: 'nsgate_history_bytes', help: 'Bytes the usage-history rings hold (tracked and recently stopped cgroups)', registers: [metrics.registry], collect() { this.set(status().bytes); } });
+    new Gauge({ name: 'nsgate_history_round_seconds', help: 'Wall time of the last history sampling round', registers: [metrics.registry], collect() { this.set(status().lastRoundMs / 1000); } });
     cgroups.registerReadAction('recommendation', (path) => this.cgroupRecommendation(path));
   }
 

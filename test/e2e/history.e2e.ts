@@ -70,6 +70,11 @@ describe('history and recommendations', () => {
     expect(coarse.status).toBe(200);
     expect(coarse.body).toMatchObject({ resolution: 'minute', stepSeconds: 600 });
     expect(coarse.body.points.at(-1).cpu.max).toBeGreaterThan(0.02);
+
+    // what it holds is stated in /metrics
+    const metrics = (await get('/metrics')).text;
+    expect(Number(/^nsgate_history_cgroups (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/^nsgate_history_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(2 * 34_000);
   });
 
   it('recommends a higher quota for the throttled container, saying the quota is the cause', async () => {
