@@ -1,15 +1,16 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { rewriteCgroupUrl } from './cgroups/cgroup-route.js';
 import type { Config } from './config/config.js';
 import { duplicateKeyError, findDuplicateKey } from './common/json-body.js';
 import { clientErrorHandler, frameworkErrorReply } from './common/transport-errors.js';
 import { DocsService } from './docs/docs.service.js';
+import { buildOpenApiDocument } from './docs/openapi-document.js';
 import { requestId } from './logging.js';
 import { routeTableOf } from './common/route-table.js';
 import fastifyEtag from '@fastify/etag';
@@ -22,6 +23,8 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
     genReqId: (req: IncomingMessage) => requestId(req),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 4096 },
+    // a cgroup path's slashes, sent plain or percent-encoded, become one {path} segment
+    rewriteUrl: (req: IncomingMessage) => rewriteCgroupUrl(req.url ?? '/'),
     // Errors raised before a route or a Nest filter runs get the one error shape too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => frameworkErrorReply(error, reply as never),
     clientErrorHandler,
@@ -70,16 +73,6 @@ export async function createApp(config: Config, opts: { logs?: boolean } = {}): 
   });
 
   // built on the first GET /openapi.json or /docs, not here (see DocsService)
-  app.get(DocsService).setDocumentFactory(() =>
-    SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('nsgate')
-        .setDescription('A guarded REST API over Linux cgroups, namespaces and the Docker Engine. GraphQL at /graphql (schema.graphql).')
-        .setVersion('0.1.0')
-        .addBearerAuth()
-        .build(),
-    ),
-  );
+  app.get(DocsService).setDocumentFactory(() => buildOpenApiDocument(app));
   return app;
 }

@@ -5,6 +5,8 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module.js';
+import { ChangesModule } from './changes/changes.module.js';
+import { IdempotencyModule } from './changes/idempotency.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { GlobalExceptionFilter } from './common/exception.filter.js';
 import { validationPipe } from './common/validation.js';
@@ -12,6 +14,7 @@ import { type Config } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { EngineModule } from './engine/engine.module.js';
 import { GraphqlOptions } from './graphql/graphql.options.js';
+import { QueryCostModule } from './graphql/query-cost.js';
 import { HealthModule } from './health/health.module.js';
 import { HistoryModule } from './history/history.module.js';
 import { HostModule } from './host/host.module.js';
@@ -38,8 +41,11 @@ export class AppModule {
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
         AuthModule,
         AuditModule,
+        IdempotencyModule,
+        ChangesModule,
         MetricsModule,
         EngineModule,
+        QueryCostModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({ driver: ApolloDriver, imports: [AuthModule], useClass: GraphqlOptions }),
         HealthModule,
         DocsModule,

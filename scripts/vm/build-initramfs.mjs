@@ -259,12 +259,12 @@ function buildBase(dir) {
 /** Normalizes the file list: repo-relative paths (files or directories) or {src, dest}. */
 function projectFiles(entries) {
   const files = [];
-  const add = (src, dest) => {
+  const add = (src, dest, mode = 0o644) => {
     const st = fs.statSync(src);
     if (st.isDirectory()) {
-      for (const name of fs.readdirSync(src).sort()) add(path.join(src, name), `${dest}/${name}`);
+      for (const name of fs.readdirSync(src).sort()) add(path.join(src, name), `${dest}/${name}`, mode);
     } else if (st.isFile() && !src.endsWith('.map')) {
-      files.push({ src, dest });
+      files.push({ src, dest, mode });
     }
   };
   for (const e of entries) {
@@ -272,7 +272,7 @@ function projectFiles(entries) {
       const src = path.resolve(repoRoot, e);
       add(src, path.relative(repoRoot, src).split(path.sep).join('/'));
     } else {
-      add(path.resolve(e.src), e.dest.replace(/^\/+/, ''));
+      add(path.resolve(e.src), e.dest.replace(/^\/+/, ''), e.mode);
     }
   }
   return files;
@@ -284,14 +284,14 @@ function buildProject(dir, entries) {
   const key = sha256(
     BUILDER_VERSION,
     pkg,
-    ...files.flatMap((f) => [f.dest, createHash('sha256').update(fs.readFileSync(f.src)).digest('hex')]),
+    ...files.flatMap((f) => [f.dest, f.mode.toString(8), createHash('sha256').update(fs.readFileSync(f.src)).digest('hex')]),
   );
   const out = path.join(dir, `project-${key}.cpio`);
   if (fs.existsSync(out)) return { file: out, key, built: false, count: files.length };
   atomically(out, (tmp) => {
     const w = new CpioWriter(tmp);
     w.file('app/package.json', pkg);
-    for (const f of files) w.file(`app/${f.dest}`, fs.readFileSync(f.src), 0o644);
+    for (const f of files) w.file(`app/${f.dest}`, fs.readFileSync(f.src), f.mode);
     w.close();
   });
   return { file: out, key, built: true, count: files.length };

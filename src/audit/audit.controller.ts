@@ -5,6 +5,7 @@ import { AuditService } from './audit.service.js';
 import { AuditPageModel } from './audit.models.js';
 import { AuditQuery, toAuditFilter } from './dto/audit-query.dto.js';
 import { DEFAULT_PAGE } from '../common/pagination.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('audit')
 @Controller('v1/audit')
@@ -13,6 +14,7 @@ export class AuditController {
 
   @Get()
   @Allow('admin')
+  @ApiErrors('INVALID_CURSOR', 'AUDIT_UNAVAILABLE')
   @ApiOperation({ summary: 'The audit log, newest first' })
   @ApiOkResponse({ type: AuditPageModel })
   list(@Query() query: AuditQuery): Promise<AuditPageModel> {

@@ -1,4 +1,6 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
+import { AUDITED_EXTENSION } from '../docs/openapi-extensions.js';
 import type { HandlerInput } from '../common/request-context.js';
 
 export const AUDIT_KEY = 'nsgate:audit';
@@ -18,7 +20,11 @@ export interface AuditSpec {
  * is written to the audit log before the response, in two stages.
  */
 export function Audit(action: AuditSpec['action'], target: AuditSpec['target'], when?: AuditSpec['when'], outcome?: AuditSpec['outcome']) {
-  return SetMetadata(AUDIT_KEY, { action, target, when, outcome } satisfies AuditSpec);
+  return applyDecorators(
+    SetMetadata(AUDIT_KEY, { action, target, when, outcome } satisfies AuditSpec),
+    // the OpenAPI document names the action (or true where it depends on the call) and adds 503 AUDIT_UNAVAILABLE
+    ApiExtension(AUDITED_EXTENSION, typeof action === 'string' ? action : true),
+  );
 }
 
 /** The action a call is audited under; never throws (an audit line must always be written). */

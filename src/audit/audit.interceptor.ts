@@ -4,6 +4,7 @@ import { catchError, concatMap, from, type Observable, switchMap } from 'rxjs';
 import { toNsgateError } from '../common/errors.js';
 import { NsgateError } from '../kernel/errors.js';
 import { inputOf, requestIdOf, requestOf } from '../common/request-context.js';
+import { auditedAction } from './audit-as.js';
 import { actionOf, AUDIT_KEY, type AuditSpec, safeTarget } from './audit.decorator.js';
 import { AuditService } from './audit.service.js';
 
@@ -43,10 +44,13 @@ export class AuditInterceptor implements NestInterceptor {
         next.handle().pipe(
           concatMap(async (response: unknown) => {
             const change = response as { before?: unknown; after?: unknown } | null;
+            // a dry run or a replayed answer is audited under its own action (see audit-as.ts)
+            const action = auditedAction(base.action, response);
             try {
               await this.audit.record(
                 {
                   ...base,
+                  action,
                   stage: 'completed',
                   result: 'ok',
                   request: input.body ?? null,
@@ -57,11 +61,11 @@ export class AuditInterceptor implements NestInterceptor {
               );
             } catch (err) {
               // the change is done but cannot be audited: put it back where it can be, and say so
-              const reverted = await this.audit.revert(base.action, response, base.target);
+              const reverted = await this.audit.revert(action, response, base.target);
               throw new NsgateError(
                 'AUDIT_UNAVAILABLE',
                 reverted ? `the change was reverted: ${(err as Error).message}` : `the change was made and could not be reverted; its completed line is missing: ${(err as Error).message}`,
-                { action: base.action, target: base.target, reverted },
+                { action, target: base.target, reverted },
               );
             }
             return response;

@@ -1,5 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension } from '@nestjs/swagger';
+import { PUBLIC_EXTENSION, REQUIRED_ROLE_EXTENSION, ROLE_BY_ACTION_EXTENSION } from '../docs/openapi-extensions.js';
 import type { Role } from './roles.js';
 
 export const ROLE_KEY = 'nsgate:role';
@@ -17,13 +18,17 @@ export function Allow(role: Role, byAction?: ActionRoles) {
   return applyDecorators(
     SetMetadata(ROLE_KEY, role),
     ...(byAction ? [SetMetadata(ACTION_ROLES_KEY, byAction)] : []),
+    // the OpenAPI document's x-required-role, security and 401/403/429 answers (openapi-document.ts)
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'No token, or an unknown token' }),
-    ApiForbiddenResponse({ description: `Needs the ${role} role${byAction ? ` (${Object.entries(byAction).map(([a, r]) => `${a}: ${r}`).join(', ')})` : ''}` }),
+    ApiExtension(REQUIRED_ROLE_EXTENSION, role),
+    ...(byAction ? [ApiExtension(ROLE_BY_ACTION_EXTENSION, byAction)] : []),
   );
 }
 
-/** A route anyone may call without a token (only the health checks). */
+/**
+ * A route anyone may call without a token: the health checks, and the API's description
+ * (/docs, /openapi.json: they describe routes, not the host). Not rate-limited.
+ */
 export function Public() {
-  return SetMetadata(ROLE_KEY, 'public' satisfies RoleRequirement);
+  return applyDecorators(SetMetadata(ROLE_KEY, 'public' satisfies RoleRequirement), ApiExtension(PUBLIC_EXTENSION, true));
 }

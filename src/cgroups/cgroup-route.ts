@@ -1,51 +1,38 @@
-import { NsgateError } from '../kernel/errors.js';
 import type { HandlerInput } from '../common/request-context.js';
 
-/** The actions a POST or PATCH may name after the last "/-/" of a cgroup URL. */
-export const CGROUP_ACTIONS = ['limits', 'processes', 'freeze', 'thaw', 'kill'] as const;
-export type CgroupAction = (typeof CGROUP_ACTIONS)[number];
-
-/** The cgroup path of a wildcard URL remainder: "nsgate/a" → "/nsgate/a". */
-export function cgroupPathOf(rest: unknown): string {
-  const text = typeof rest === 'string' ? rest : '';
-  return `/${text}`.replace(/\/+$/, '') || '/';
-}
+const PREFIX = '/v1/cgroups/';
 
 /**
- * "nsgate/a/-/limits" → { path: "/nsgate/a", action: "limits" }. The last "/-/" separates,
- * so a cgroup named "-" can still be read, created and deleted.
+ * A cgroup path is many URL segments (`/v1/cgroups/nsgate/batch/-/limits`), but Fastify matches
+ * a wildcard only at a route's end, and an OpenAPI `{path}` parameter is one segment (generated
+ * clients send `nsgate%2Fbatch`). So, before routing, the path's own slashes are encoded into one
+ * segment: both spellings reach the same route, `/v1/cgroups/:path/-/limits`, whose `path`
+ * parameter Fastify decodes. The last "/-/" followed by one segment separates an action; a cgroup
+ * path that itself holds "/-/x" is named by encoding its slashes (`a%2F-%2Fx`).
  */
-export function splitAction(rest: unknown, allowed: readonly CgroupAction[]): { path: string; action: CgroupAction } {
-  const text = typeof rest === 'string' ? rest : '';
-  const at = text.lastIndexOf('/-/');
-  const action = at >= 0 ? text.slice(at + 3) : '';
-  if (at < 0 || !(allowed as readonly string[]).includes(action)) {
-    throw new NsgateError('ROUTE_NOT_FOUND', `no such action; this method takes /v1/cgroups/{path}/-/{${allowed.join('|')}}`, { allowed });
+export function rewriteCgroupUrl(url: string): string {
+  if (!url.startsWith(PREFIX)) return url;
+  const q = url.indexOf('?');
+  const query = q >= 0 ? url.slice(q) : '';
+  let rest = (q >= 0 ? url.slice(0, q) : url).slice(PREFIX.length);
+  let action = '';
+  const at = rest.lastIndexOf('/-/');
+  if (at >= 0 && /^[^/]+$/.test(rest.slice(at + 3))) {
+    action = rest.slice(at);
+    rest = rest.slice(0, at);
   }
-  return { path: cgroupPathOf(text.slice(0, at)), action: action as CgroupAction };
+  // "a/" is "a"; nothing at all (GET /v1/cgroups/) is the root
+  rest = rest.replace(/\/+$/, '') || '/';
+  return `${PREFIX}${rest.replaceAll('/', '%2F')}${action}${query}`;
 }
 
-/**
- * A GET of "{path}/-/{action}" for one of the read actions other modules serve (history,
- * recommendation); null for a plain cgroup read, so a cgroup named "-" still reads as itself.
- */
-export function readActionOf(rest: unknown, actions: readonly string[]): { path: string; action: string } | null {
-  // a leading "/" so the root's "-/history" reads as the root's action
-  const text = `/${typeof rest === 'string' ? rest : ''}`;
-  const at = text.lastIndexOf('/-/');
-  if (at < 0 || !actions.includes(text.slice(at + 3))) return null;
-  return { path: cgroupPathOf(text.slice(1, Math.max(1, at))), action: text.slice(at + 3) };
+/** The cgroup path of a `{path}` parameter: "nsgate/a" and "/nsgate/a" → "/nsgate/a". */
+export function cgroupPathOf(param: unknown): string {
+  const text = typeof param === 'string' ? param : '';
+  return (text.startsWith('/') ? text : `/${text}`).replace(/\/+$/, '') || '/';
 }
 
 export function auditTarget(input: HandlerInput): string {
-  const rest = String(input.params['*'] ?? input.args.path ?? '');
-  const at = rest.lastIndexOf('/-/');
-  const path = input.args.path !== undefined ? String(input.args.path) : cgroupPathOf(at >= 0 ? rest.slice(0, at) : rest);
+  const path = input.args.path !== undefined ? String(input.args.path) : cgroupPathOf(input.params.path);
   return `cgroup:${path}`;
-}
-
-export function auditAction(input: HandlerInput): string {
-  const rest = String(input.params['*'] ?? '');
-  const at = rest.lastIndexOf('/-/');
-  return `cgroup.${at >= 0 ? rest.slice(at + 3) : 'unknown'}`;
 }

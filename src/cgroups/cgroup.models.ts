@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
+import { CHANGE_ANSWER_DOCS, LimitWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 
 const n = { type: Number, nullable: true } as const;
 
@@ -26,8 +27,14 @@ export class PidsLimitsModel {
 
 @ObjectType('CpusetLimits')
 export class CpusetLimitsModel {
-  @Field() @ApiProperty({ example: '0-1' }) cpus: string;
-  @Field() @ApiProperty({ example: '0' }) mems: string;
+  @Field({ description: 'as asked (cpuset.cpus); on v2 "" means whatever the parent allows' }) @ApiProperty({ example: '0-1', description: 'as asked (cpuset.cpus); on v2 "" means whatever the parent allows' }) cpus: string;
+  @Field({ description: 'as asked (cpuset.mems)' }) @ApiProperty({ example: '0', description: 'as asked (cpuset.mems)' }) mems: string;
+  @Field(() => String, { nullable: true, description: 'in effect, read only: v2 cpuset.cpus.effective (a child asking for more than its parent has is clipped), v1 cpuset.effective_cpus' })
+  @ApiProperty({ type: String, nullable: true, example: '0', description: 'in effect, read only: v2 cpuset.cpus.effective (a child asking for more than its parent has is clipped), v1 cpuset.effective_cpus' })
+  effectiveCpus: string | null;
+  @Field(() => String, { nullable: true, description: 'in effect, read only: v2 cpuset.mems.effective, v1 cpuset.effective_mems' })
+  @ApiProperty({ type: String, nullable: true, example: '0', description: 'in effect, read only: v2 cpuset.mems.effective, v1 cpuset.effective_mems' })
+  effectiveMems: string | null;
 }
 
 @ObjectType('Limits', { description: 'As the kernel reads them back; a group is absent where no controller serves it' })
@@ -37,6 +44,8 @@ export class LimitsModel {
   @Field(() => PidsLimitsModel, { nullable: true }) @ApiProperty({ type: PidsLimitsModel, required: false }) pids?: PidsLimitsModel;
   @Field(() => CpusetLimitsModel, { nullable: true }) @ApiProperty({ type: CpusetLimitsModel, required: false }) cpuset?: CpusetLimitsModel;
 }
+
+const SWAP = 'swap in use, in bytes: v1 memory.stat total_swap (null without swap accounting), v2 memory.swap.current';
 
 @ObjectType('MemoryStats')
 export class MemoryStatsModel {
@@ -50,6 +59,7 @@ export class MemoryStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) file: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) kernel: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty(n) inactiveFile: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: SWAP }) @ApiProperty({ ...n, description: SWAP }) swap: number | null;
 }
 
 @ObjectType('CpuStats')
@@ -70,9 +80,9 @@ export class PidsStatsModel {
 
 @ObjectType('PressureLine')
 export class PressureLineModel {
-  @Field(() => Float) @ApiProperty() avg10: number;
-  @Field(() => Float) @ApiProperty() avg60: number;
-  @Field(() => Float) @ApiProperty() avg300: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg10: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg60: number;
+  @Field(() => Float) @ApiProperty({ format: 'double', description: 'percent' }) avg300: number;
   @Field(() => Int64Scalar) @ApiProperty({ description: 'µs' }) total: number;
 }
 
@@ -109,10 +119,14 @@ export class CgroupModel {
   @Field() @ApiProperty({ example: '/nsgate/batch' }) path: string;
   @Field(() => [String]) @ApiProperty({ type: [String], description: 'hierarchies it exists in (memory, cpu, unified, ...)' }) hierarchies: string[];
   @Field(() => [String]) @ApiProperty({ type: [String] }) controllers: string[];
+  @Field(() => String, { nullable: true, description: 'v2 cgroup.type: domain, domain threaded (a thread root), domain invalid (holds no process), threaded; null where only v1 has the cgroup, and for the root' })
+  @ApiProperty({ type: String, nullable: true, example: 'domain', description: 'v2 cgroup.type: domain, domain threaded (a thread root), domain invalid (holds no process), threaded; null where only v1 has the cgroup, and for the root' })
+  type: string | null;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) limits: LimitsModel;
   @Field(() => StatsModel) @ApiProperty({ type: StatsModel }) stats: StatsModel;
   @Field(() => [Int], { name: 'pids' }) @ApiProperty({ type: [Number], description: 'pids in cgroup.procs, across hierarchies' }) processes: number[];
   @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true, enum: ['thawed', 'freezing', 'frozen'] }) freezer: string | null;
+  @ApiProperty({ required: false, description: 'the version of its limits (a hash of what the kernel holds; usage does not move it): send it as If-Match' }) limitsVersion?: string;
 }
 
 @ObjectType('CgroupNode')
@@ -134,14 +148,19 @@ export class CgroupPageModel {
 export class LimitsChangeModel {
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel }) before: LimitsModel;
   @Field(() => LimitsModel) @ApiProperty({ type: LimitsModel, description: 'as the kernel reads it back (8000000 reads 7999488 on a 4 KiB page kernel)' }) after: LimitsModel;
+  @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
+  @Field({ description: CHANGE_ANSWER_DOCS.dryRun }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.dryRun }) dryRun: boolean;
+  @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
+  @Field(() => [LimitWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [LimitWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: LimitWriteModel[];
+  @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
 }
 
 @ObjectType('CgroupAction')
 export class CgroupActionModel {
   @Field() @ApiProperty() path: string;
   @Field() @ApiProperty({ enum: ['moved', 'frozen', 'thawed', 'killed', 'deleted'] }) result: string;
-  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) pid?: number | null;
-  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true }) freezer?: string | null;
-  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
-  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
+  @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true, required: false, description: 'processes: the pid moved' }) pid?: number | null;
+  @Field(() => String, { nullable: true }) @ApiProperty({ type: String, nullable: true, required: false, description: 'freeze, thaw: the freezer state read back' }) freezer?: string | null;
+  @Field(() => [Int], { nullable: true }) @ApiProperty({ type: [Number], nullable: true, required: false, description: 'kill: pids nsgate signalled itself' }) signalled?: number[] | null;
+  @Field(() => Boolean, { nullable: true }) @ApiProperty({ type: Boolean, nullable: true, required: false, description: 'kill: v2 cgroup.kill did the work' }) viaCgroupKill?: boolean | null;
 }

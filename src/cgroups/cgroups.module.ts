@@ -6,6 +6,7 @@ import { ProcessesModule } from '../processes/processes.module.js';
 import { CgroupsController } from './cgroups.controller.js';
 import { CgroupsResolver } from './cgroups.resolver.js';
 import { CgroupsService } from './cgroups.service.js';
+import { CgroupChanges } from './cgroup-changes.js';
 
 @Module({
   imports: [ProcessesModule],
@@ -14,7 +15,8 @@ import { CgroupsService } from './cgroups.service.js';
     { provide: CgroupSystem, inject: [CONFIG], useFactory: (config: Config) => CgroupSystem.fromHost({ managed: config.managedCgroups, procRoot: config.procRoot }) },
     CgroupsService,
     CgroupsResolver,
+    CgroupChanges,
   ],
-  exports: [CgroupsService, CgroupSystem],
+  exports: [CgroupsService, CgroupSystem, CgroupChanges],
 })
 export class CgroupsModule {}

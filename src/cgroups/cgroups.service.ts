@@ -4,20 +4,14 @@ import { type Caller, roleSatisfies } from '../auth/roles.js';
 import { type Page, paginate } from '../common/pagination.js';
 import type { CgroupInfo, LimitsUpdate } from '../kernel/cgroups/system.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
-import { NsgateError } from '../kernel/errors.js';
 import type { CgroupListQuery } from './dto/cgroup-list.query.js';
 import type { CgroupActionModel, CgroupNodeModel } from './cgroup.models.js';
 
 /** Tree walks stop here; the page says so with truncated: true. */
 const MAX_TREE_NODES = 10_000;
 
-/** A read served under /v1/cgroups/{path}/-/{action} by another module (history, recommendation). */
-export type CgroupReadAction = (path: string, query: Record<string, unknown>) => unknown;
-
 @Injectable()
 export class CgroupsService {
-  private readonly readActions = new Map<string, CgroupReadAction>();
-
   constructor(
     private readonly system: CgroupSystem,
     audit: AuditService,
@@ -29,21 +23,6 @@ export class CgroupsService {
     audit.registerReverter('cgroup.create', (response) => this.system.delete((response as CgroupInfo).path));
     audit.registerReverter('cgroup.freeze', async (_, target) => void (await this.system.thaw(pathOf(target))));
     audit.registerReverter('cgroup.thaw', async (_, target) => void (await this.system.freeze(pathOf(target))));
-  }
-
-  /** Another module serves GET /v1/cgroups/{path}/-/{action} (the cgroups module cannot import it: it imports this one). */
-  registerReadAction(action: string, handler: CgroupReadAction): void {
-    this.readActions.set(action, handler);
-  }
-
-  readActionNames(): string[] {
-    return [...this.readActions.keys()];
-  }
-
-  readAction(path: string, action: string, query: Record<string, unknown>): unknown {
-    const handler = this.readActions.get(action);
-    if (!handler) throw new NsgateError('ROUTE_NOT_FOUND', `no such action; GET takes /v1/cgroups/{path}/-/{${this.readActionNames().join('|')}}`, { allowed: this.readActionNames() });
-    return handler(path, query);
   }
 
   list(query: CgroupListQuery): Page<CgroupNodeModel> & { truncated: boolean } {
@@ -62,10 +41,6 @@ export class CgroupsService {
   async delete(path: string): Promise<CgroupActionModel> {
     await this.system.delete(path);
     return { path, result: 'deleted' };
-  }
-
-  setLimits(path: string, limits: unknown, force: boolean): Promise<LimitsUpdate> {
-    return this.system.setLimits(path, limits, { force });
   }
 
   /** Only an admin may pull a process out of cgroups nsgate does not manage. */

@@ -42,6 +42,8 @@ export function statusOf(code: ErrorCode): number {
       return 410;
     case 'METHOD_NOT_ALLOWED':
       return 405;
+    case 'PRECONDITION_FAILED':
+      return 412;
     case 'REQUEST_TIMEOUT':
       return 408;
     case 'PAYLOAD_TOO_LARGE':
@@ -56,6 +58,7 @@ export function statusOf(code: ErrorCode): number {
     case 'KERNEL_INVALID_ARGUMENT':
     case 'CONTROLLER_UNAVAILABLE':
     case 'ENGINE_REJECTED':
+    case 'IDEMPOTENCY_KEY_REUSED':
       return 422;
     case 'RATE_LIMITED':
     case 'EXEC_QUEUE_FULL':

@@ -9,6 +9,7 @@ import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
 import type { NamespaceInodes } from '../kernel/procfs/namespace-links.js';
 import { ProcessScanner } from '../kernel/scan/process-scanner.js';
+import { QueryCostHints } from '../graphql/query-cost.js';
 
 /** How often containers of other runtimes (found by cgroup path, a /proc scan) are looked for. */
 const OTHERS_INTERVAL_MS = 5000;
@@ -38,6 +39,7 @@ function fromGroup(group: ContainerGroup): IndexedContainer {
     hostNamespaces: { pid: false, net: false, ipc: false, uts: false },
     user: undefined,
     mounts: [],
+    engineLimits: null,
     runtime: group.runtime,
     source: 'cgroup',
     stale: false,
@@ -62,7 +64,9 @@ export class ContainerIndex implements OnModuleInit, OnModuleDestroy {
     private readonly engine: DockerEngine,
     private readonly events: EngineEvents,
     private readonly scanner: ProcessScanner,
+    costHints: QueryCostHints,
   ) {
+    costHints.register('containers', () => (this.model.status().loaded ? this.model.entries().length : 0) + this.others.length);
     this.model = new LiveContainers({
       source: {
         list: () => listContainers(engine, { all: true }),

@@ -2,6 +2,7 @@ import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
 import { LimitsModel } from '../cgroups/cgroup.models.js';
 import { Int64Scalar } from '../common/scalars/int64.scalar.js';
+import { CHANGE_ANSWER_DOCS, EngineWriteModel, PreflightFindingModel } from '../changes/change.models.js';
 import { AncestorModel, NamespaceInodesModel, ProcessCgroupModel } from '../processes/process.models.js';
 import { FindingModel, ProcessSecurityModel } from '../security/security.models.js';
 
@@ -29,18 +30,52 @@ export class ContainerModel {
   @Field({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   @ApiProperty({ description: 'true while the Docker Engine does not answer: identity and state are what it last said (limits and usage are still read from the kernel)' })
   stale: boolean;
+  @ApiProperty({ required: false, description: "GET one container: the version of its limits (the engine's and the kernel's values; usage does not move it): send it as If-Match" }) limitsVersion?: string;
 }
 
-@ObjectType('ContainerMemoryStats')
+const USAGE = "the cgroup's memory usage, page cache included (v1 memory.usage_in_bytes, v2 memory.current); cAdvisor's container_memory_usage_bytes. Not what docker stats calls usage: that is workingSet";
+const LIMIT = "the cgroup's memory limit in bytes; null = unlimited";
+const WORKING_SET =
+  "usage minus inactive file pages (v1 total_inactive_file, v2 inactive_file): what docker stats shows as MEM USAGE, and cAdvisor's container_memory_working_set_bytes";
+const MEM_PERCENT =
+  "docker stats' MEM %: workingSet as a percent of the limit, or of the host's memory (MemTotal) when the container is unlimited or its limit is above it";
+
+@ObjectType('ContainerMemoryStats', { description: 'memory as docker stats shows it, from the cgroup files' })
 export class ContainerMemoryStatsModel {
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) usage: number | null;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'null = unlimited' }) limit: number | null;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'usage minus inactive file, as docker stats shows it' }) workingSet: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: USAGE })
+  @ApiProperty({ type: Number, nullable: true, description: USAGE })
+  usage: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: LIMIT })
+  @ApiProperty({ type: Number, nullable: true, description: LIMIT })
+  limit: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: WORKING_SET })
+  @ApiProperty({ type: Number, nullable: true, description: WORKING_SET })
+  workingSet: number | null;
+  @Field(() => Float, { nullable: true, description: MEM_PERCENT })
+  @ApiProperty({ type: Number, format: 'double', nullable: true, description: MEM_PERCENT })
+  percent: number | null;
+}
+
+const NET = (what: string) => `${what}, summed over the interfaces of its network namespace but loopback (/proc/PID/net/dev)`;
+
+@ObjectType('ContainerNetworkStats', {
+  description:
+    "docker stats' NET I/O: the counters of the container's own network namespace. null when it uses the host's network namespace (the counters would be the host's) or it cannot be read",
+})
+export class ContainerNetworkStatsModel {
+  @Field(() => Int64Scalar, { description: NET('bytes received') }) @ApiProperty({ type: Number, description: NET('bytes received') }) rxBytes: number;
+  @Field(() => Int64Scalar, { description: NET('bytes sent') }) @ApiProperty({ type: Number, description: NET('bytes sent') }) txBytes: number;
+  @Field(() => Int64Scalar, { description: NET('packets received') }) @ApiProperty({ type: Number, description: NET('packets received') }) rxPackets: number;
+  @Field(() => Int64Scalar, { description: NET('packets sent') }) @ApiProperty({ type: Number, description: NET('packets sent') }) txPackets: number;
+  @Field(() => Int64Scalar, { description: NET('receive errors') }) @ApiProperty({ type: Number, description: NET('receive errors') }) rxErrors: number;
+  @Field(() => Int64Scalar, { description: NET('transmit errors') }) @ApiProperty({ type: Number, description: NET('transmit errors') }) txErrors: number;
+  @Field(() => Int64Scalar, { description: NET('received packets dropped') }) @ApiProperty({ type: Number, description: NET('received packets dropped') }) rxDropped: number;
+  @Field(() => Int64Scalar, { description: NET('packets to send dropped') }) @ApiProperty({ type: Number, description: NET('packets to send dropped') }) txDropped: number;
 }
 
 @ObjectType('ContainerCpuStats')
 export class ContainerCpuStatsModel {
-  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'as docker stats computes it (100 = one CPU); null until a first sample exists' }) percent: number | null;
+  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, format: 'double', nullable: true, description: 'as docker stats computes it (100 = one CPU); null until a first sample exists' }) percent: number | null;
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) usageNs: number | null;
   @Field(() => Int, { nullable: true }) @ApiProperty({ type: Number, nullable: true, description: 'the window the percent is over' }) windowMs: number | null;
 }
@@ -57,7 +92,10 @@ export class ContainerBlkioStatsModel {
   @Field(() => Int64Scalar, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) writeBytes: number | null;
 }
 
-@ObjectType('ContainerStats')
+@ObjectType('ContainerStats', {
+  description:
+    "what docker stats shows, by its names: MEM USAGE = memory.workingSet, LIMIT = memory.limit (the host's memory when null), MEM % = memory.percent, CPU % = cpu.percent, NET I/O = network.rxBytes / txBytes, BLOCK I/O = blkio, PIDS = pids.current",
+})
 export class ContainerStatsModel {
   @Field() @ApiProperty() id: string;
   @Field() @ApiProperty() name: string;
@@ -65,15 +103,18 @@ export class ContainerStatsModel {
   @Field(() => ContainerCpuStatsModel) @ApiProperty({ type: ContainerCpuStatsModel }) cpu: ContainerCpuStatsModel;
   @Field(() => ContainerPidsStatsModel) @ApiProperty({ type: ContainerPidsStatsModel }) pids: ContainerPidsStatsModel;
   @Field(() => ContainerBlkioStatsModel) @ApiProperty({ type: ContainerBlkioStatsModel }) blkio: ContainerBlkioStatsModel;
+  @Field(() => ContainerNetworkStatsModel, { nullable: true, description: 'null when it uses the host network namespace' })
+  @ApiProperty({ type: ContainerNetworkStatsModel, nullable: true, description: 'null when it uses the host network namespace' })
+  network: ContainerNetworkStatsModel | null;
   @Field() @ApiProperty({ description: 'ISO 8601' }) readAt: string;
-  @Field({ description: 'true for a reading replayed from history (the containerStats subscription with since): one second\'s averages, no limits, usageNs or blkio' })
+  @Field({ description: 'true for a reading replayed from history (the containerStats subscription with since): one second\'s values, no limits, memory percent, usageNs, blkio or network' })
   @ApiProperty({ description: 'true for a reading replayed from history (the containerStats subscription with since); false for a live reading' })
   fromHistory: boolean;
 }
 
 /** GET /v1/containers?stats=true: each container with its stats. */
 export class ContainerWithStatsModel extends ContainerModel {
-  @ApiProperty({ type: ContainerStatsModel, nullable: true }) stats?: ContainerStatsModel | null;
+  @ApiProperty({ type: ContainerStatsModel, nullable: true, required: false, description: 'only with ?stats=true; null while it is not running' }) stats?: ContainerStatsModel | null;
 }
 
 export class ContainerPageModel {
@@ -115,6 +156,11 @@ export class ContainerLimitsChangeModel {
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, before' }) engineBefore: EngineLimitsModel;
   @Field(() => EngineLimitsModel) @ApiProperty({ type: EngineLimitsModel, description: 'docker inspect, after' }) engineAfter: EngineLimitsModel;
   @Field(() => [String]) @ApiProperty({ type: [String] }) warnings: string[];
+  @Field({ description: CHANGE_ANSWER_DOCS.target }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.target }) target: string;
+  @Field({ description: CHANGE_ANSWER_DOCS.dryRun }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.dryRun }) dryRun: boolean;
+  @Field({ description: CHANGE_ANSWER_DOCS.version }) @ApiProperty({ description: CHANGE_ANSWER_DOCS.version }) version: string;
+  @Field(() => [EngineWriteModel], { description: CHANGE_ANSWER_DOCS.writes }) @ApiProperty({ type: [EngineWriteModel], description: CHANGE_ANSWER_DOCS.writes }) writes: EngineWriteModel[];
+  @Field(() => [PreflightFindingModel], { nullable: true, description: CHANGE_ANSWER_DOCS.findings }) @ApiProperty({ type: [PreflightFindingModel], required: false, description: CHANGE_ANSWER_DOCS.findings }) findings?: PreflightFindingModel[];
 }
 
 @ObjectType('ContainerSecurity')

@@ -6,14 +6,18 @@ import { CgroupsService } from '../cgroups/cgroups.service.js';
 import type { Page } from '../common/pagination.js';
 import { perRequest } from '../common/request-cache.js';
 import type { NsgateRequest } from '../common/request-context.js';
+import { listCost, pageCost } from '../graphql/query-cost.js';
 import type { CgroupInfo } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import type { NamespaceType } from '../kernel/procfs/namespace-types.js';
 import { NamespaceModel } from '../namespaces/namespace.models.js';
 import { ProcessModel } from '../processes/process.models.js';
-import { ProcessesService } from '../processes/processes.service.js';
+import { ProcessesService, requestReads } from '../processes/processes.service.js';
 import { ContainerLimitsChangeModel, ContainerModel, ContainerPageGqlModel, ContainerSecurityModel, ContainerStatsModel, ContainerTopModel } from './container.models.js';
 import { ContainersService } from './containers.service.js';
+import { ContainerChanges, type ContainerChangeAnswer } from './container-changes.js';
+import { ChangeRoute } from '../changes/change.interceptor.js';
+import { parseIfMatch } from '../changes/limits-version.js';
 import { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
 
 function everyContainer(req: NsgateRequest, service: ContainersService): Promise<ContainerModel[]> {
@@ -26,9 +30,10 @@ export class ContainersResolver {
     private readonly service: ContainersService,
     private readonly processService: ProcessesService,
     private readonly cgroupService: CgroupsService,
+    private readonly changes: ContainerChanges,
   ) {}
 
-  @Query(() => ContainerPageGqlModel, { complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity })
+  @Query(() => ContainerPageGqlModel, { complexity: pageCost('containers') })
   @Allow('viewer')
   containers(@Args() query: ContainerListQuery): Promise<Page<ContainerModel> & { stale: boolean }> {
     return this.service.list({ ...query, stats: false });
@@ -40,12 +45,12 @@ export class ContainersResolver {
     return this.service.get(id);
   }
 
-  @ResolveField(() => [ProcessModel], { complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => [ProcessModel], { complexity: listCost(100) })
   @Allow('viewer')
-  async processes(@Parent() container: ContainerModel): Promise<ProcessModel[]> {
+  async processes(@Parent() container: ContainerModel, @Context('req') req: NsgateRequest): Promise<ProcessModel[]> {
     if (container.pid === null) return [];
     const top = await this.service.top(container.id);
-    return this.processService.existing(top.processes.map((p) => p.pid));
+    return this.processService.existing(top.processes.map((p) => p.pid), requestReads(req));
   }
 
   @ResolveField(() => CgroupModel, { nullable: true, description: 'its own cgroup' })
@@ -60,10 +65,14 @@ export class ContainersResolver {
     }
   }
 
-  @ResolveField(() => [ContainerModel], { description: 'the containers it shares any namespace with', complexity: ({ childComplexity }) => 20 * childComplexity })
+  @ResolveField(() => [ContainerModel], {
+    description:
+      "the containers it shares a namespace with, other than the host's own (on a host without user namespaces every container is in the host's user namespace: that says nothing about these two)",
+    complexity: listCost(20),
+  })
   @Allow('viewer')
   async sharesWith(@Parent() container: ContainerModel, @Context('req') req: NsgateRequest): Promise<ContainerModel[]> {
-    const ids = new Set(container.sharedNamespaces.flatMap((s) => s.with).filter((id) => id !== 'host'));
+    const ids = new Set(container.sharedNamespaces.filter((s) => !s.with.includes('host')).flatMap((s) => s.with));
     return (await everyContainer(req, this.service)).filter((c) => ids.has(c.id));
   }
 
@@ -85,11 +94,26 @@ export class ContainersResolver {
     return container.pid === null ? null : this.service.security(container.id);
   }
 
-  @Mutation(() => ContainerLimitsChangeModel, { description: 'Through the engine, as docker update; read back from the kernel' })
+  @Mutation(() => ContainerLimitsChangeModel, {
+    description: 'Through the engine, as docker update; read back from the kernel (ifVersion: precondition; dryRun: plan and preflight only; idempotencyKey: replay the first answer)',
+  })
   @Allow('operator')
   @Audit('container.limits', (i) => `container:${String(i.args.id)}`)
-  updateContainerLimits(@Args('id') id: string, @Args('limits') limits: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    return this.service.updateLimits(id, limits);
+  @ChangeRoute()
+  updateContainerLimits(
+    @Args('id') id: string,
+    @Args('limits') limits: ContainerLimitsBody,
+    @Args('ifVersion', { nullable: true, type: () => String, description: 'change only if the limits version is still this one; "*" = any' }) ifVersion?: string,
+    @Args('dryRun', { nullable: true, type: () => Boolean, description: 'answer the plan and the preflight; write nothing' }) dryRun?: boolean,
+    @Args('idempotencyKey', { nullable: true, type: () => String, description: 'replays the first answer of the same key and arguments within 24 h' }) _idempotencyKey?: string,
+  ): Promise<ContainerChangeAnswer> {
+    return this.changes.apply(id, limits, { ifVersion: parseIfMatch(ifVersion), dryRun: dryRun ?? false });
+  }
+
+  @ResolveField(() => String, { nullable: true, description: "the version of its limits (the engine's and the kernel's values): give it as ifVersion; null for other runtimes' containers" })
+  @Allow('viewer')
+  async limitsVersion(@Parent() container: ContainerModel): Promise<string | null> {
+    return this.changes.readVersion(await this.service.indexed(container.id));
   }
 }
 

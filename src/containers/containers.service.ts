@@ -3,32 +3,23 @@ import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import { type Page, paginate } from '../common/pagination.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
-import { parseBytes } from '../kernel/cgroups/units.js';
-import type { Limits } from '../kernel/cgroups/driver.js';
-import { type ContainerLimitsChange, type DockerLimits, updateContainerLimits } from '../kernel/docker/containers.js';
 import { DockerEngine } from '../kernel/docker/engine.js';
 import { NsgateError } from '../kernel/errors.js';
 import { assessContainer } from '../kernel/findings.js';
 import { readProcessStatus } from '../kernel/procfs/status.js';
 import { DEFAULT_LSM_LIST_PATH, readLsmList, readProcessSecurity } from '../kernel/security.js';
 import { ProcessesService } from '../processes/processes.service.js';
-import type { ContainerLimitsBody, ContainerListQuery } from './dto/container.dto.js';
+import type { ContainerListQuery } from './dto/container.dto.js';
 import type {
-  ContainerLimitsChangeModel,
   ContainerModel,
   ContainerSecurityModel,
   ContainerStatsModel,
   ContainerTopModel,
   ContainerWithStatsModel,
-  EngineLimitsModel,
 } from './container.models.js';
 import { ContainerIndex, type IndexedContainer } from './container-index.js';
 import { ContainerStats } from './container-stats.js';
 import { ContainerViews } from './container-views.js';
-
-function engineLimits(l: DockerLimits): EngineLimitsModel {
-  return { memory: l.memory, memorySwap: l.memorySwap, nanoCpus: l.nanoCpus, cpuShares: l.cpuShares, pidsLimit: l.pidsLimit };
-}
 
 /**
  * The containers feature's face: reads come from the index (the live model; no engine call)
@@ -53,6 +44,11 @@ export class ContainersService {
     return { id: c.id, name: c.name, pid: c.pid, startTimeTicks: c.startTimeTicks, env: c.env };
   }
 
+  /** The id of a container named by id, unique id prefix or name, running or not. */
+  async idOf(idOrName: string): Promise<string> {
+    return (await this.index.resolve(idOrName)).id;
+  }
+
   async all(): Promise<ContainerModel[]> {
     const views = (await this.index.all()).map((c) => this.views.view(c));
     return this.views.withSharing(views, views, this.index.hostNamespaces());
@@ -73,6 +69,11 @@ export class ContainersService {
     const peers = c.source === 'engine' && !this.index.hasOthers() ? this.index.peersSharing(c).map((o) => this.views.identityView(o)) : await this.all();
     const [shared] = this.views.withSharing([view], peers, this.index.hostNamespaces());
     return shared!;
+  }
+
+  /** The container as the index holds it (no engine call). */
+  indexed(idOrName: string): Promise<IndexedContainer> {
+    return this.index.resolve(idOrName);
   }
 
   /** A running container's pid (checked against its start time) and cgroup, from the index alone: top and stats need no full view. */
@@ -97,20 +98,6 @@ export class ContainersService {
     const stats = this.statsReader.of(view);
     if (!stats) throw new NsgateError('CONFLICT', `container ${view.name} is not running`, { id: view.id });
     return stats;
-  }
-
-  /** Through the engine, so docker inspect agrees; then read back from the kernel. */
-  async updateLimits(idOrName: string, body: ContainerLimitsBody): Promise<ContainerLimitsChangeModel> {
-    const c = await this.index.resolve(idOrName);
-    if (c.source !== 'engine') {
-      throw new NsgateError('CONFLICT', `${c.runtime} container ${c.name} is not the Docker Engine's; change its cgroup instead`, { id: c.id, runtime: c.runtime });
-    }
-    const change = toEngineChange(body);
-    const path = c.pid === null ? null : c.cgroupPath;
-    const before = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
-    const result = await updateContainerLimits(this.engine, c.id, change);
-    const after = path && this.system.exists(path) ? (this.system.readLimits(path) as Limits) : null;
-    return { id: result.id, before, after, engineBefore: engineLimits(result.before), engineAfter: engineLimits(result.after), warnings: result.warnings };
   }
 
   /** What is in force for the container's init process, and what is risky about it. */
@@ -138,22 +125,4 @@ export class ContainersService {
     const inode = posture.userNamespace.inode;
     return { ...posture, userNamespace: { ...posture.userNamespace, inode: inode === null ? null : Number(inode) }, containerId: c.id, findings };
   }
-}
-
-function toEngineChange(body: ContainerLimitsBody): ContainerLimitsChange {
-  const change: ContainerLimitsChange = {};
-  if (body.memory !== undefined) {
-    const bytes = parseBytes(body.memory, 'memory');
-    if (bytes === null) throw new NsgateError('LIMIT_INVALID', 'memory: the engine cannot remove a memory limit once set; give a size', { field: 'memory' });
-    change.memory = bytes;
-  }
-  if (body.memorySwap !== undefined) {
-    const swap = body.memorySwap === -1 || body.memorySwap === '-1' ? null : parseBytes(body.memorySwap, 'memorySwap');
-    change.memorySwap = swap === null ? -1 : swap;
-  }
-  if (body.cpus !== undefined) change.nanoCpus = Math.round(body.cpus * 1e9);
-  if (body.cpuShares !== undefined) change.cpuShares = body.cpuShares;
-  if (body.pidsLimit !== undefined) change.pidsLimit = body.pidsLimit;
-  if (Object.keys(change).length === 0) throw new NsgateError('VALIDATION_FAILED', 'give at least one of memory, memorySwap, cpus, cpuShares, pidsLimit');
-  return change;
 }

@@ -38,6 +38,7 @@ export const DEFAULT_EVENTS_SETTINGS: EventsSettings = {
 };
 
 const LIMIT_ACTIONS = new Set(['cgroup.limits', 'container.limits']);
+const BATCH_ACTION = 'changes.apply';
 const TREE_ACTIONS = new Set(['cgroup.create', 'cgroup.delete']);
 const FULL_ID = /^[0-9a-f]{64}$/;
 
@@ -218,6 +219,16 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     try {
       if (entry.stage !== 'completed' || entry.result !== 'ok') return;
       if (TREE_ACTIONS.has(entry.action) && this.oom.running) void this.oom.refresh();
+      if (entry.action === BATCH_ACTION && Array.isArray(entry.after)) {
+        // a batch is one audit line; each of its items is a limit change of its own target
+        for (const item of entry.after as { target: string; before: unknown; after: unknown }[]) {
+          const action = item.target.startsWith('container:') ? 'container.limits' : 'cgroup.limits';
+          this.publishLimitsChanged({ ...entry, action, target: item.target, before: item.before, after: item.after }).catch((err: unknown) =>
+            this.logger.warn(`limits.changed: ${(err as Error).message}`),
+          );
+        }
+        return;
+      }
       if (!LIMIT_ACTIONS.has(entry.action)) return;
       this.publishLimitsChanged(entry).catch((err: unknown) => this.logger.warn(`limits.changed: ${(err as Error).message}`));
     } catch (err) {

@@ -1,6 +1,7 @@
-import { Field, Float, InputType, Int, ObjectType } from '@nestjs/graphql';
+import { Field, InputType, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 
 const SPEC = {
   resource: 'memory, cpu or io',
@@ -28,8 +29,8 @@ export class PressureTriggerBody {
 
   @Field({ description: SPEC.resource }) @ApiProperty({ enum: ['memory', 'cpu', 'io'], description: SPEC.resource }) @IsIn(['memory', 'cpu', 'io']) resource: string;
   @Field({ description: SPEC.kind }) @ApiProperty({ enum: ['some', 'full'], description: SPEC.kind }) @IsIn(['some', 'full']) kind: string;
-  @Field(() => Float, { description: SPEC.stallUs }) @ApiProperty({ example: 150000, description: SPEC.stallUs }) @IsInt() stallUs: number;
-  @Field(() => Float, { description: SPEC.windowUs }) @ApiProperty({ example: 2000000, description: SPEC.windowUs }) @IsInt() windowUs: number;
+  @Field(() => Int64Scalar, { description: SPEC.stallUs }) @ApiProperty({ example: 150000, description: SPEC.stallUs }) @IsInt() stallUs: number;
+  @Field(() => Int64Scalar, { description: SPEC.windowUs }) @ApiProperty({ example: 2000000, description: SPEC.windowUs }) @IsInt() windowUs: number;
 }
 
 @ObjectType('PressureTrigger')
@@ -39,8 +40,8 @@ export class PressureTriggerModel {
   @Field() @ApiProperty() cgroupPath: string;
   @Field() @ApiProperty({ enum: ['memory', 'cpu', 'io'] }) resource: string;
   @Field() @ApiProperty({ enum: ['some', 'full'] }) kind: string;
-  @Field(() => Float, { description: 'µs' }) @ApiProperty() stallUs: number;
-  @Field(() => Float, { description: 'µs' }) @ApiProperty() windowUs: number;
+  @Field(() => Int64Scalar, { description: 'µs' }) @ApiProperty({ description: 'µs' }) stallUs: number;
+  @Field(() => Int64Scalar, { description: 'µs' }) @ApiProperty({ description: 'µs' }) windowUs: number;
   @Field({ description: "kernel: the kernel's own PSI trigger (POLLPRI); polling: nsgate reads the PSI totals once a second with the same rule" })
   @ApiProperty({ enum: ['kernel', 'polling'] })
   mode: string;

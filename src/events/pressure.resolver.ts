@@ -1,4 +1,5 @@
 import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { listCost } from '../graphql/query-cost.js';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
@@ -11,7 +12,7 @@ import { PressureService } from './pressure.service.js';
 export class PressureResolver {
   constructor(private readonly pressure: PressureService) {}
 
-  @Query(() => [PressureTriggerModel], { description: 'Every registered pressure trigger (as GET /v1/pressure-triggers)' })
+  @Query(() => [PressureTriggerModel], { description: 'Every registered pressure trigger (as GET /v1/pressure-triggers; at most 256)', complexity: listCost(16) })
   @Allow('viewer')
   pressureTriggers(): PressureTriggerModel[] {
     return this.pressure.list();

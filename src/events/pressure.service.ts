@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Caller } from '../auth/roles.js';
 import { roleSatisfies } from '../auth/roles.js';
-import { CgroupsService } from '../cgroups/cgroups.service.js';
 import { ContainerIndex } from '../containers/container-index.js';
 import { parseCgroupPath } from '../kernel/cgroups/paths.js';
 import { CgroupSystem } from '../kernel/cgroups/system.js';
@@ -42,7 +41,6 @@ export class PressureService implements OnModuleDestroy {
     private readonly system: CgroupSystem,
     private readonly index: ContainerIndex,
     private readonly events: EventsService,
-    cgroups: CgroupsService,
     metrics: MetricsService,
   ) {
     // dist/events/ -> dist/native/nsgate-psi; from the sources (tests) the built one
@@ -76,7 +74,6 @@ export class PressureService implements OnModuleDestroy {
         for (const mode of ['kernel', 'polling']) this.labels(mode).set(all.filter((t) => t.mode === mode).length);
       },
     });
-    cgroups.registerReadAction('pressure-triggers', (path) => ({ items: this.list().filter((t) => t.cgroupPath === parseCgroupPath(path)) }));
   }
 
   onModuleDestroy(): void {
@@ -110,6 +107,12 @@ export class PressureService implements OnModuleDestroy {
 
   list(): PressureTriggerModel[] {
     return this.triggers.list().filter((s) => this.registrations.has(s.id)).map((s) => this.model(s));
+  }
+
+  /** The triggers watching one cgroup (GET /v1/cgroups/{path}/-/pressure-triggers). */
+  listOf(pathInput: string): PressureTriggerModel[] {
+    const path = parseCgroupPath(pathInput);
+    return this.list().filter((t) => t.cgroupPath === path);
   }
 
   get(id: number): PressureTriggerModel {

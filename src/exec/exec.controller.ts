@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import { abortOnClientGone } from '../common/abort.js';
@@ -8,6 +8,7 @@ import { PidPipe } from '../common/pid.pipe.js';
 import { ExecBody, SandboxBody } from './dto/exec.dto.js';
 import { ExecResultModel, SandboxDetailModel, SandboxListModel } from './exec.models.js';
 import { execOutcome, ExecService } from './exec.service.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 type Reply = Parameters<typeof abortOnClientGone>[0];
 
@@ -20,6 +21,7 @@ export class ExecController {
   @Post('processes/:pid/exec')
   @HttpCode(200)
   @Allow('admin')
+  @ApiErrors('PROCESS_NOT_FOUND', 'EXEC_UNAVAILABLE', 'EXEC_QUEUE_FULL', 'EXEC_CONFINEMENT_UNAVAILABLE', 'PROCESS_GONE', 'KERNEL_PERMISSION_DENIED')
   @Audit('process.exec', (i) => `process:${String(i.params.pid)}`, undefined, execOutcome)
   @ApiOperation({
     summary: "Run argv (no shell) in a process's namespaces with the process's own confinement; the target is pinned so a reused pid is never entered",
@@ -33,6 +35,7 @@ export class ExecController {
   @Post('containers/:idOrName/exec')
   @HttpCode(200)
   @Allow('admin')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'CONFLICT', 'EXEC_UNAVAILABLE', 'EXEC_QUEUE_FULL', 'EXEC_CONFINEMENT_UNAVAILABLE', 'PROCESS_GONE', 'KERNEL_PERMISSION_DENIED')
   @Audit('container.exec', (i) => `container:${String(i.params.idOrName)}`, undefined, execOutcome)
   @ApiOperation({
     summary: "Run argv in a container's init process's namespaces (by default every one it does not share with the host) with its confinement, like docker exec",
@@ -46,15 +49,17 @@ export class ExecController {
   @Post('sandboxes')
   @HttpCode(201)
   @Allow('admin')
+  @ApiErrors('EXEC_UNAVAILABLE', 'CONFLICT', 'LIMIT_INVALID', 'CONTROLLER_UNAVAILABLE', 'KERNEL_PERMISSION_DENIED')
   @Audit('sandbox.create', () => 'sandbox:new', undefined, (r) => ({ id: (r as SandboxDetailModel).id, pid: (r as SandboxDetailModel).pid, cgroupPath: (r as SandboxDetailModel).cgroupPath }))
   @ApiOperation({ summary: "The tutorial's unshare: new namespaces, /proc for its pid namespace, a cgroup with limits, no capabilities, no_new_privs" })
-  @ApiOkResponse({ type: SandboxDetailModel })
+  @ApiCreatedResponse({ type: SandboxDetailModel })
   create(@Body() body: SandboxBody): Promise<SandboxDetailModel> {
     return this.exec.createSandbox(body);
   }
 
   @Get('sandboxes')
   @Allow('admin')
+  @ApiErrors('INVALID_CURSOR')
   @ApiOperation({ summary: 'Sandboxes: state, exit, output, stats' })
   @ApiOkResponse({ type: SandboxListModel })
   list(@Query() query: PageQuery): Page<SandboxDetailModel> {
@@ -63,6 +68,8 @@ export class ExecController {
 
   @Get('sandboxes/:id')
   @Allow('admin')
+  @ApiErrors('NOT_FOUND')
+  @ApiOperation({ summary: 'One sandbox: state, exit, output, stats' })
   @ApiOkResponse({ type: SandboxDetailModel })
   one(@Param('id') id: string): SandboxDetailModel {
     return this.exec.getSandbox(id);
@@ -70,6 +77,7 @@ export class ExecController {
 
   @Delete('sandboxes/:id')
   @Allow('admin')
+  @ApiErrors('NOT_FOUND', 'CGROUP_BUSY')
   @Audit('sandbox.delete', (i) => `sandbox:${String(i.params.id)}`, undefined, (r) => ({ state: (r as SandboxDetailModel).state, exitCode: (r as SandboxDetailModel).exitCode }))
   @ApiOperation({ summary: 'Kill it and remove its cgroup' })
   @ApiOkResponse({ type: SandboxDetailModel })

@@ -13,6 +13,7 @@ import type { NsgateRequest } from '../common/request-context.js';
 import { type ErrorCode, ErrorCodes, NsgateError } from '../kernel/errors.js';
 import { depthLimitRule } from './depth-limit.rule.js';
 import { limitsPlugin, MAX_QUERY_DEPTH } from './graphql-limits.plugin.js';
+import { QueryCostHints } from './query-cost.js';
 
 interface WsExtra {
   request: IncomingMessage;
@@ -28,6 +29,7 @@ export class GraphqlOptions implements GqlOptionsFactory<ApolloDriverConfig> {
   constructor(
     private readonly auth: AuthService,
     private readonly schemaHost: GraphQLSchemaHost,
+    private readonly costHints: QueryCostHints,
   ) {}
 
   createGqlOptions(): ApolloDriverConfig {
@@ -44,7 +46,7 @@ export class GraphqlOptions implements GqlOptionsFactory<ApolloDriverConfig> {
       includeStacktraceInErrorResponses: false,
       fieldResolverEnhancers: ['guards', 'filters'],
       validationRules: [depthLimitRule(MAX_QUERY_DEPTH)],
-      plugins: [ApolloServerPluginLandingPageDisabled(), limitsPlugin(() => this.schemaHost.schema)],
+      plugins: [ApolloServerPluginLandingPageDisabled(), limitsPlugin(() => this.schemaHost.schema, () => this.costHints.sizes())],
       context: (request: NsgateRequest & { raw?: unknown }, reply: unknown) => this.httpContext(request, reply),
       subscriptions: {
         'graphql-ws': {

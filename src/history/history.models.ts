@@ -1,12 +1,14 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty } from '@nestjs/swagger';
+import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 import { JsonScalar } from '../common/scalars/json.scalar.js';
+import { listCost } from '../graphql/query-cost.js';
 
 @ObjectType('MinAvgMax', { description: 'one metric over one step: null where nothing was recorded' })
 export class MinAvgMaxModel {
-  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) min: number | null;
-  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) avg: number | null;
-  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, nullable: true }) max: number | null;
+  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, format: 'double', nullable: true }) min: number | null;
+  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, format: 'double', nullable: true }) avg: number | null;
+  @Field(() => Float, { nullable: true }) @ApiProperty({ type: Number, format: 'double', nullable: true }) max: number | null;
 }
 
 const metric = (description: string) => [Field(() => MinAvgMaxModel, { description }), ApiProperty({ type: MinAvgMaxModel, description })] as const;
@@ -47,19 +49,24 @@ export class HistoryModel {
   trackedSince: string | null;
   @Field({ description: 'false once the cgroup went away (what was recorded stays readable for 10 minutes)' }) @ApiProperty() tracked: boolean;
   @Field() @ApiProperty({ example: 'in memory only: nsgate keeps no history across restarts' }) note: string;
-  @Field(() => [HistoryPointModel]) @ApiProperty({ type: [HistoryPointModel] }) points: HistoryPointModel[];
+  // priced as the default answer's length (10 minutes at 1 s); the limits plugin also counts the fields really resolved
+  @Field(() => [HistoryPointModel], { description: 'oldest first: 601 at most per second, 1441 per minute', complexity: listCost(601) })
+  @ApiProperty({ type: [HistoryPointModel] })
+  points: HistoryPointModel[];
 }
 
 @ObjectType('MemoryLimitsPair')
 export class MemoryLimitsPairModel {
-  @Field(() => Float, { nullable: true, description: 'bytes; null = unlimited' }) @ApiProperty({ type: Number, nullable: true }) max: number | null;
-  @Field(() => Float, { nullable: true, description: 'bytes; null = unlimited (always null on cgroup v1)' }) @ApiProperty({ type: Number, nullable: true }) high: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: 'bytes; null = unlimited' }) @ApiProperty({ type: Number, nullable: true, description: 'bytes; null = unlimited' }) max: number | null;
+  @Field(() => Int64Scalar, { nullable: true, description: 'bytes; null = unlimited (always null on cgroup v1)' })
+  @ApiProperty({ type: Number, nullable: true, description: 'bytes; null = unlimited (always null on cgroup v1)' })
+  high: number | null;
 }
 
 @ObjectType('CpuLimitsTriple')
 export class CpuLimitsTripleModel {
-  @Field(() => Float, { nullable: true, description: 'µs per period; null = no quota' }) @ApiProperty({ type: Number, nullable: true }) quotaUs: number | null;
-  @Field(() => Float, { description: 'µs' }) @ApiProperty() periodUs: number;
+  @Field(() => Int64Scalar, { nullable: true, description: 'µs per period; null = no quota' }) @ApiProperty({ type: Number, nullable: true, description: 'µs per period; null = no quota' }) quotaUs: number | null;
+  @Field(() => Int64Scalar, { description: 'µs' }) @ApiProperty({ description: 'µs' }) periodUs: number;
   @Field(() => Int) @ApiProperty() weight: number;
 }
 

@@ -14,7 +14,7 @@ const RECOMMENDATION = 'memory and cpu limits recommended from its history, with
 export class CgroupHistoryResolver {
   constructor(private readonly service: HistoryService) {}
 
-  @ResolveField(() => HistoryModel, { nullable: true, description: HISTORY, complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => HistoryModel, { nullable: true, description: HISTORY })
   @Allow('viewer')
   history(@Parent() cgroup: CgroupInfo, @Args() query: HistoryQuery): HistoryModel | null {
     return this.service.hasCgroup(cgroup.path) ? this.service.cgroupHistory(cgroup.path, query) : null;
@@ -31,7 +31,7 @@ export class CgroupHistoryResolver {
 export class ContainerHistoryResolver {
   constructor(private readonly service: HistoryService) {}
 
-  @ResolveField(() => HistoryModel, { nullable: true, description: HISTORY, complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => HistoryModel, { nullable: true, description: HISTORY })
   @Allow('viewer')
   history(@Parent() container: ContainerModel, @Args() query: HistoryQuery): Promise<HistoryModel | null> {
     return this.service.hasContainer(container.id) ? this.service.containerHistory(container.id, query) : Promise.resolve(null);

@@ -1,7 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { CgroupsService } from '../cgroups/cgroups.service.js';
 import { ContainerIndex } from '../containers/container-index.js';
 import { managedCgroups } from '../events/oom-sources.js';
 import type { StatGroup } from '../kernel/cgroups/driver.js';
@@ -45,7 +44,6 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly system: CgroupSystem,
     private readonly index: ContainerIndex,
-    cgroups: CgroupsService,
     metrics: MetricsService,
   ) {
     this.sampler = new HistorySampler({
@@ -53,12 +51,10 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       maxTracked: MAX_TRACKED_CGROUPS,
       onError: (path, err) => this.logger.debug(`history sample of ${path}: ${(err as Error).message}`),
     });
-    cgroups.registerReadAction('history', (path, query) => this.cgroupHistory(path, query));
     const status = () => this.sampler.status();
     new Gauge({ name: 'nsgate_history_cgroups', help: 'Cgroups whose usage history nsgate samples', registers: [metrics.registry], collect() { this.set(status().tracked); } });
     new Gauge({ name: 'nsgate_history_bytes', help: 'Bytes the usage-history rings hold (tracked and recently stopped cgroups)', registers: [metrics.registry], collect() { this.set(status().bytes); } });
     new Gauge({ name: 'nsgate_history_round_seconds', help: 'Wall time of the last history sampling round', registers: [metrics.registry], collect() { this.set(status().lastRoundMs / 1000); } });
-    cgroups.registerReadAction('recommendation', (path) => this.cgroupRecommendation(path));
   }
 
   onModuleInit(): void {
@@ -149,10 +145,12 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       .map((p) => ({
         id: c.id,
         name: c.name,
-        memory: { usage: p.values.memoryUsage.avg, limit: null, workingSet: p.values.workingSet.avg },
+        // a one-second step holds one sample: its mean is the value read (rounded: Int64 fields)
+        memory: { usage: whole(p.values.memoryUsage.avg), limit: null, workingSet: whole(p.values.workingSet.avg), percent: null },
         cpu: { percent: p.values.cpu.avg === null ? null : p.values.cpu.avg * 100, usageNs: null, windowMs: 1000 },
-        pids: { current: p.values.pids.avg, limit: null },
+        pids: { current: whole(p.values.pids.avg), limit: null },
         blkio: { readBytes: null, writeBytes: null },
+        network: null,
         readAt: new Date(p.at).toISOString(),
         fromHistory: true,
       }));
@@ -207,4 +205,8 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       applied: false,
     };
   }
+}
+
+function whole(value: number | null): number | null {
+  return value === null ? null : Math.round(value);
 }

@@ -11,7 +11,11 @@ export class MetricsController {
   @Get()
   @Allow('viewer')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics (text format)' })
+  @ApiOperation({
+    summary: 'Prometheus metrics (text format)',
+    description:
+      "nsgate's own series (nsgate_*) and, for every running container and managed cgroup, cAdvisor's series under its names and labels (id = cgroup path, name, image): container_cpu_usage_seconds_total, container_memory_working_set_bytes, container_spec_memory_limit_bytes, ... (README, Prometheus / Grafana). Scrape it with a viewer token (authorization: Bearer in the scrape config).",
+  })
   @ApiProduces('text/plain')
   @ApiOkResponse({ type: String })
   scrape(): Promise<string> {

@@ -7,6 +7,7 @@ import { NAMESPACE_TYPES } from '../kernel/procfs/namespace-types.js';
 import { NamespaceListQuery } from './dto/namespace.query.js';
 import { NamespaceDetailModel, type NamespaceModel, NamespacePageModel } from './namespace.models.js';
 import { NamespacesService } from './namespaces.service.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('namespaces')
 @Controller('v1/namespaces')
@@ -15,6 +16,7 @@ export class NamespacesController {
 
   @Get()
   @Allow('viewer')
+  @ApiErrors('INVALID_CURSOR')
   @ApiOperation({ summary: 'What `lsns` prints: every namespace with its type, inode, process count, lowest pid, command and user' })
   @ApiOkResponse({ type: NamespacePageModel })
   list(@Query() query: NamespaceListQuery): Promise<Page<NamespaceModel>> {
@@ -23,6 +25,7 @@ export class NamespacesController {
 
   @Get(':type/:inode')
   @Allow('viewer')
+  @ApiErrors('NAMESPACE_NOT_FOUND')
   @ApiParam({ name: 'type', enum: NAMESPACE_TYPES })
   @ApiOperation({ summary: 'One namespace and every process in it, with the pid each has inside its own pid namespace' })
   @ApiOkResponse({ type: NamespaceDetailModel })

@@ -7,7 +7,9 @@ import { Int64Scalar } from '../common/scalars/int64.scalar.js';
 import { NsgateError } from '../kernel/errors.js';
 import { NAMESPACE_TYPES, type NamespaceType } from '../kernel/procfs/namespace-types.js';
 import type { NamespaceSnapshot } from '../kernel/scan/snapshots.js';
+import { listCost, pageCost } from '../graphql/query-cost.js';
 import { NamespaceTypeEnum, ProcessModel } from '../processes/process.models.js';
+import { requestReads } from '../processes/processes.service.js';
 import { NamespaceListQuery } from './dto/namespace.query.js';
 import { NamespaceModel, NamespacePageModel } from './namespace.models.js';
 import { NamespacesService } from './namespaces.service.js';
@@ -22,7 +24,7 @@ export class NamespacesResolver {
 
   @Query(() => NamespacePageModel, {
     description: 'What lsns prints',
-    complexity: ({ args, childComplexity }) => ((args.limit as number | undefined) ?? 500) * childComplexity,
+    complexity: pageCost(),
   })
   @Allow('viewer')
   namespaces(@Args() query: NamespaceListQuery): Promise<Page<NamespaceModel>> {
@@ -39,11 +41,11 @@ export class NamespacesResolver {
     return this.service.find(await snapshotOf(req, this.service), type, inode);
   }
 
-  @ResolveField(() => [ProcessModel], { description: 'every process in it', complexity: ({ childComplexity }) => 100 * childComplexity })
+  @ResolveField(() => [ProcessModel], { description: 'every process in it', complexity: listCost(100) })
   @Allow('viewer')
   async processes(@Parent() namespace: NamespaceModel, @Context('req') req: NsgateRequest): Promise<ProcessModel[]> {
     const snapshot = await snapshotOf(req, this.service);
-    return this.service.members(this.service.memberPids(snapshot, namespace.type as NamespaceType, namespace.inode));
+    return this.service.members(this.service.memberPids(snapshot, namespace.type as NamespaceType, namespace.inode), requestReads(req));
   }
 }
 
@@ -52,7 +54,7 @@ export class NamespacesResolver {
 export class ProcessNamespacesResolver {
   constructor(private readonly service: NamespacesService) {}
 
-  @ResolveField(() => [NamespaceModel], { description: 'the namespaces it is in, as lsns lines', complexity: ({ childComplexity }) => 8 * childComplexity })
+  @ResolveField(() => [NamespaceModel], { description: 'the namespaces it is in, as lsns lines', complexity: listCost(8) })
   @Allow('viewer')
   async namespaceList(@Parent() process: ProcessModel, @Context('req') req: NsgateRequest): Promise<NamespaceModel[]> {
     const snapshot = await snapshotOf(req, this.service);

@@ -6,7 +6,7 @@ import { isNamespaceType, type NamespaceType } from '../kernel/procfs/namespace-
 import type { NamespaceEntry } from '../kernel/namespaces.js';
 import { ProcessScanner } from '../kernel/scan/process-scanner.js';
 import type { NamespaceSnapshot } from '../kernel/scan/snapshots.js';
-import { ProcessesService } from '../processes/processes.service.js';
+import { type ProcessReads, ProcessesService } from '../processes/processes.service.js';
 import type { ProcessModel } from '../processes/process.models.js';
 import type { NamespaceListQuery } from './dto/namespace.query.js';
 import type { NamespaceDetailModel, NamespaceModel } from './namespace.models.js';
@@ -44,8 +44,8 @@ export class NamespacesService {
   }
 
   /** Every process in it, read now; one that exited since the scan is left out. */
-  members(pids: readonly number[]): ProcessModel[] {
-    return this.processes.existing(pids);
+  members(pids: readonly number[], reads?: ProcessReads): ProcessModel[] {
+    return this.processes.existing(pids, reads);
   }
 
   async detail(type: string, inode: number): Promise<NamespaceDetailModel> {

@@ -9,6 +9,7 @@ import { PidPipe } from '../common/pid.pipe.js';
 import { EnvironQuery, ProcessListQuery } from './dto/process-list.query.js';
 import { EnvironmentModel, ProcessDetailModel, type ProcessModel, ProcessPageModel } from './process.models.js';
 import { ProcessesService } from './processes.service.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('processes')
 @Controller('v1/processes')
@@ -17,6 +18,7 @@ export class ProcessesController {
 
   @Get()
   @Allow('viewer')
+  @ApiErrors('CONTAINER_NOT_FOUND', 'CONTAINER_AMBIGUOUS', 'ENGINE_UNAVAILABLE', 'INVALID_CURSOR')
   @ApiOperation({ summary: 'Every process: ids, user, command, start time, namespace inodes, cgroups, container; filters by container, namespace, cgroup' })
   @ApiOkResponse({ type: ProcessPageModel })
   list(@Query() query: ProcessListQuery): Promise<Page<ProcessModel>> {
@@ -25,6 +27,7 @@ export class ProcessesController {
 
   @Get(':pid')
   @Allow('viewer')
+  @ApiErrors('PROCESS_NOT_FOUND', 'KERNEL_PERMISSION_DENIED')
   @ApiOperation({ summary: 'One process, with status details and its ancestors up to pid 1' })
   @ApiOkResponse({ type: ProcessDetailModel })
   one(@Param('pid', PidPipe) pid: number): ProcessDetailModel {
@@ -33,6 +36,7 @@ export class ProcessesController {
 
   @Get(':pid/environ')
   @Allow('viewer', { 'process.environ.reveal': 'admin' })
+  @ApiErrors('PROCESS_NOT_FOUND', 'KERNEL_PERMISSION_DENIED')
   @Audit('process.environ.reveal', (i) => `process:${String(i.params.pid)}`, (i) => i.query.reveal === 'true')
   @ApiOperation({ summary: 'Environment keys; values only for admins with ?reveal=true (audited, values never logged)' })
   @ApiOkResponse({ type: EnvironmentModel })

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { type Config } from '../config/config.js';
 import { CONFIG } from '../config/config.module.js';
 import type { Caller } from '../auth/roles.js';
 import { type Page, paginate } from '../common/pagination.js';
+import { perRequest } from '../common/request-cache.js';
 import { recogniseMemberships } from '../kernel/containers/runtimes.js';
 import { NsgateError } from '../kernel/errors.js';
 import { readProcessEnviron } from '../kernel/procfs/environ.js';
@@ -42,6 +44,20 @@ export function toProcessModel(record: ProcessRecord): ProcessModel {
   };
 }
 
+/** A container id or an id prefix, as `?container=` takes it without asking the engine. */
+const HEX_ID = /^[0-9a-f]{4,64}$/;
+
+/** Processes read for one request, by pid (null: gone when read). */
+export interface ProcessReads {
+  models: Map<number, ProcessModel | null>;
+  userNames?: ReadonlyMap<number, string>;
+}
+
+/** One request's reads (one GraphQL query shares them between its resolvers). */
+export function requestReads(req: object | undefined): ProcessReads {
+  return perRequest(req, 'processReads', () => ({ models: new Map() }));
+}
+
 @Injectable()
 export class ProcessesService {
   private readonly clock: ProcessClock;
@@ -49,15 +65,29 @@ export class ProcessesService {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly scanner: ProcessScanner,
+    private readonly modules: ModuleRef,
   ) {
     this.clock = readProcessClock({ procRoot: config.procRoot });
+  }
+
+  /**
+   * A container name to its id, through the containers module's live model. Looked up when
+   * needed, not injected or imported: the containers module builds on this one (its processes
+   * are these), and a static import both ways would be a cycle.
+   */
+  private async containerIdOf(name: string): Promise<string> {
+    const { ContainersService } = await import('../containers/containers.service.js');
+    return this.modules.get(ContainersService, { strict: false }).idOf(name);
   }
 
   /** Every process (a fresh scan unless maxAgeMs allows a recent one), filtered. */
   async all(query: Omit<ProcessListQuery, 'limit' | 'cursor'> = {}): Promise<ProcessModel[]> {
     const snapshot = await this.scanner.processes({ maxAgeMs: query.maxAgeMs });
     let items = snapshot.processes.map(toProcessModel);
-    if (query.container) items = items.filter((p) => p.containerId?.startsWith(query.container!));
+    if (query.container) {
+      const prefix = HEX_ID.test(query.container) ? query.container : await this.containerIdOf(query.container);
+      items = items.filter((p) => p.containerId?.startsWith(prefix));
+    }
     if (query.namespace) {
       const [type, inode] = query.namespace.split(':') as [keyof NamespaceInodesModel, string];
       items = items.filter((p) => p.namespaces[type] === Number(inode));
@@ -78,16 +108,26 @@ export class ProcessesService {
     return toProcessModel(readProcessRecord(pid, this.config.procRoot, this.clock, userNames));
   }
 
-  /** The processes of a pid list that still exist, read now; one that exited meanwhile is left out. */
-  existing(pids: Iterable<number>): ProcessModel[] {
+  /**
+   * The processes of a pid list that still exist, read now; one that exited meanwhile is left out.
+   * `reads` carries what was read already: a GraphQL query meeting one process on many edges
+   * (every namespace of every process lists its members) reads it once, not once per edge.
+   */
+  existing(pids: Iterable<number>, reads: ProcessReads = { models: new Map() }): ProcessModel[] {
     const out: ProcessModel[] = [];
-    const userNames = readUserNames();
     for (const pid of pids) {
-      try {
-        out.push(this.one(pid, userNames));
-      } catch (err) {
-        if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
+      let model = reads.models.get(pid);
+      if (model === undefined) {
+        reads.userNames ??= readUserNames();
+        try {
+          model = this.one(pid, reads.userNames);
+        } catch (err) {
+          if (!(err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND')) throw err;
+          model = null;
+        }
+        reads.models.set(pid, model);
       }
+      if (model) out.push(model);
     }
     return out;
   }

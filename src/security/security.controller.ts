@@ -5,6 +5,7 @@ import { PidPipe } from '../common/pid.pipe.js';
 import { DecodeQuery } from './dto/decode.query.js';
 import { DecodedCapabilitiesModel, ProcessSecurityModel } from './security.models.js';
 import { SecurityService } from './security.service.js';
+import { ApiErrors } from '../docs/api-errors.decorator.js';
 
 @ApiTags('security')
 @Controller('v1')
@@ -13,6 +14,7 @@ export class SecurityController {
 
   @Get('processes/:pid/security')
   @Allow('viewer')
+  @ApiErrors('PROCESS_NOT_FOUND', 'KERNEL_PERMISSION_DENIED')
   @ApiOperation({ summary: 'Seccomp, no_new_privs, the five capability sets, LSM label, user namespace maps, host namespaces of a process' })
   @ApiOkResponse({ type: ProcessSecurityModel })
   process(@Param('pid', PidPipe) pid: number): ProcessSecurityModel {

@@ -41,10 +41,12 @@ describe('a flood of refused requests', () => {
     const fat = JSON.stringify(Object.fromEntries(Array.from({ length: 3500 }, (_, i) => [`k${i}`, 'vvvvvvv'])));
     expect(fat.length).toBeGreaterThan(60_000);
     const statuses: number[] = [];
+    const floodStarted = performance.now();
     for (let batch = 0; batch < 10; batch++) {
       const sent = Array.from({ length: 20 }, (_, i) => patch(i % 2 ? {} : { authorization: `Bearer ${viewer}` }, fat).then((r) => r.status));
       statuses.push(...(await Promise.all(sent)));
     }
+    const floodSeconds = (performance.now() - floodStarted) / 1000;
     expect(new Set(statuses)).toEqual(new Set([401, 403]));
     expect(readFileSync(join(root.dir('pids'), 'pids.max'), 'utf8').trim()).toBe('77');
 
@@ -55,7 +57,10 @@ describe('a flood of refused requests', () => {
     expect(lines(join(svc.dataDir, 'audit.log')).every((e) => e.result !== 'denied')).toBe(true);
     const refused = lines(join(svc.dataDir, 'audit-refused.log'));
     expect(refused.every((e) => e.request === null && e.result === 'denied')).toBe(true);
-    expect(refused.length).toBeLessThanOrEqual(21); // 20 a minute from this address, perhaps one refilled
+    // 20 a minute from this address: a burst of 20, then one more per 3 s the flood lasted (a
+    // loaded machine takes longer to send 200 requests)
+    expect(refused.length).toBeLessThanOrEqual(20 + Math.ceil(floodSeconds / 3));
+    expect(refused.length).toBeLessThan(200);
     expect(page.items.filter((e) => e.result === 'denied').length).toBe(refused.length);
 
     // a clean stop writes what was dropped as one counter line

@@ -55,6 +55,15 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     expect(read(`/proc/${busy.pid}/cgroup`)).toContain(`:memory:${path}`);
     const one = await t.http().get(url(path)).set(as(t.tokens.viewer));
     expect(one.body.processes).toEqual([busy.pid]);
+    // cgroup.type from the unified tree; the cpuset as asked and as in effect
+    expect(one.body.type).toBe(read(`/sys/fs/cgroup/unified${path}/cgroup.type`));
+    const cpuset = (file: string) => read(`/sys/fs/cgroup/cpuset${path}/${file}`);
+    expect(one.body.limits.cpuset).toEqual({
+      cpus: cpuset('cpuset.cpus'),
+      mems: cpuset('cpuset.mems'),
+      effectiveCpus: cpuset('cpuset.effective_cpus'),
+      effectiveMems: cpuset('cpuset.effective_mems'),
+    });
 
     expect((await t.http().post(url(path, 'freeze')).set(as(t.tokens.operator))).body).toMatchObject({ freezer: 'frozen' });
     const frozenAt = utime(busy.pid!);
@@ -134,8 +143,19 @@ describe('cgroups through the API, on this host\'s kernel', () => {
     expect(moved.body.data).toEqual({ moveProcess: { result: 'moved' } });
     const set = await t.graphql(`mutation { setCgroupLimits(path: "${path}", limits: { memory: { max: "8000000" } }) { before { memory { max } } after { memory { max } } } }`, t.tokens.operator);
     expect(set.body.data).toEqual({ setCgroupLimits: { before: { memory: { max: null } }, after: { memory: { max: 7999488 } } } });
-    const graph = await t.graphql(`{ cgroup(path: "${path}") { pids processes { pid cgroups { path } } stats { memory { usage } pids { current } } } }`, t.tokens.viewer);
-    const cg = graph.body.data!.cgroup as { pids: number[]; processes: { pid: number; cgroups: { path: string }[] }[]; stats: { pids: { current: number } } };
+    const graph = await t.graphql(
+      `{ cgroup(path: "${path}") { type limits { cpuset { cpus effectiveCpus } } pids processes { pid cgroups { path } } stats { memory { usage } pids { current } } } }`,
+      t.tokens.viewer,
+    );
+    const cg = graph.body.data!.cgroup as {
+      type: string | null;
+      limits: { cpuset: { cpus: string; effectiveCpus: string | null } };
+      pids: number[];
+      processes: { pid: number; cgroups: { path: string }[] }[];
+      stats: { pids: { current: number } };
+    };
+    expect(cg.type).toBe(read(`/sys/fs/cgroup/unified${path}/cgroup.type`));
+    expect(cg.limits.cpuset).toEqual({ cpus: read(`/sys/fs/cgroup/cpuset${path}/cpuset.cpus`), effectiveCpus: read(`/sys/fs/cgroup/cpuset${path}/cpuset.effective_cpus`) });
     expect(cg.pids).toEqual([sleeper.pid]);
     expect(cg.processes[0]!.cgroups.some((c) => c.path === path)).toBe(true);
     expect(cg.stats.pids.current).toBe(1);

@@ -111,6 +111,9 @@ describe('history and recommendations', () => {
     const res = await get(`/v1/cgroups${group.path}/-/history?from=1m`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ target: `cgroup:${group.path}`, resolution: 'second' });
+    // a generated client sends the path's slashes encoded in one segment: the same route
+    const encoded = await get(`/v1/cgroups/${encodeURIComponent(group.path.slice(1))}/-/history?from=1m`);
+    expect([encoded.status, encoded.body.target]).toEqual([200, `cgroup:${group.path}`]);
     // the cgroup itself still reads as before
     expect((await get(`/v1/cgroups${group.path}`)).body.path).toBe(group.path);
 
@@ -129,11 +132,14 @@ describe('history and recommendations', () => {
   });
 
   it('answers 404 for cgroups it keeps no history of, and 400 for a bad query', async () => {
-    // the root exists but is neither a container nor managed
-    const root = await get('/v1/cgroups/-/history');
-    expect(root.status).toBe(404);
-    expect(root.body.error.code).toBe('NOT_FOUND');
-    expect(root.body.error.message).toMatch(/keeps history of running containers and managed cgroups/);
+    // the root exists but is neither a container nor managed; its {path} is "/" (encoded, or nothing before the "/-/")
+    for (const url of ['/v1/cgroups/%2F/-/history', '/v1/cgroups//-/history', '/v1/cgroups/%2F/-/recommendation']) {
+      const root = await get(url);
+      expect([url, root.status, root.body.error.code]).toEqual([url, 404, 'NOT_FOUND']);
+      expect(root.body.error.message).toMatch(/nsgate holds no history of \/: it keeps history of running containers and managed cgroups/);
+    }
+    // "/v1/cgroups/-/history" names a cgroup "/-/history" (a "/-/" splits only after a path)
+    expect((await get('/v1/cgroups/-/history')).body.error).toMatchObject({ code: 'CGROUP_NOT_FOUND', details: { path: '/-/history' } });
     expect((await get(`/v1/cgroups${group.path}-nothing/-/history`)).body.error.code).toBe('CGROUP_NOT_FOUND');
     expect((await get(`/v1/containers/${burn.id}/history?from=yesterday`)).body.error.code).toBe('VALIDATION_FAILED');
     expect((await get(`/v1/containers/${burn.id}/history?step=0`)).status).toBe(400);

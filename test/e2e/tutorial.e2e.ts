@@ -10,16 +10,19 @@ describe('the tutorial, through the API', () => {
   let t: TestApp;
   let db: TestContainer;
   let web: TestContainer;
+  let bystander: TestContainer;
   const get = (url: string, token = t.tokens.viewer) => t.http().get(url).set('authorization', `Bearer ${token}`);
 
   beforeAll(async () => {
     db = await runContainer('db', ['-e', 'REDIS_PASSWORD=s3cret', '-e', 'PLAIN=visible', TEST_IMAGE, 'sh', '-c', 'sleep 3600 & sleep 3600 & wait']);
     web = await runContainer('web', [`--net=container:${db.name}`, TEST_IMAGE, 'sleep', '3600']);
+    // shares only the host's namespaces (user, cgroup, time) with web: not a container web shares with
+    bystander = await runContainer('bystander', [TEST_IMAGE, 'sleep', '3600']);
     t = await startTestApp();
   });
   afterAll(async () => {
     await t?.close();
-    for (const c of [web, db]) if (c) await removeContainer(c.id);
+    for (const c of [bystander, web, db]) if (c) await removeContainer(c.id);
   });
 
   it('finds db by name, id and prefix, with its init pid, cgroup path and namespaces', async () => {
@@ -63,11 +66,39 @@ describe('the tutorial, through the API', () => {
     expect(detail.body.ancestors.map((a: { pid: number }) => a.pid)).toEqual(top.body.ancestors.map((a: { pid: number }) => a.pid));
   });
 
-  it('gives db\'s environment keys to a viewer and values to an admin', async () => {
+  it('lists db\'s processes with ?container= by name, as by id prefix, as docker top does', async () => {
+    const theirs = (await docker(['top', db.id, '-eo', 'pid'])).split('\n').slice(1).map(Number).filter(Boolean).sort();
+    for (const ref of [db.name, db.id.slice(0, 12)]) {
+      const res = await get(`/v1/processes?container=${ref}`);
+      expect(res.status, ref).toBe(200);
+      expect(res.body.items.map((p: { pid: number }) => p.pid).sort(), ref).toEqual(theirs);
+    }
+    const gql = await t.graphql(`{ processes(container: "${web.name}") { items { pid containerId } } }`, t.tokens.viewer);
+    expect(gql.body.data).toEqual({ processes: { items: [{ pid: web.pid, containerId: web.id }] } });
+    const unknown = await get('/v1/processes?container=no-such-container');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('CONTAINER_NOT_FOUND');
+    expect((await get('/v1/processes?container=a%20b')).body.error.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('gives db\'s environment keys to a viewer and values to an admin, by REST and GraphQL', async () => {
     const keys = await get(`/v1/processes/${db.pid}/environ`);
     expect(keys.body.variables).toContainEqual({ key: 'REDIS_PASSWORD', value: null });
     const values = await get(`/v1/processes/${db.pid}/environ?reveal=true`, t.tokens.admin);
     expect(values.body.variables).toContainEqual({ key: 'REDIS_PASSWORD', value: 's3cret' });
+    const query = (reveal: boolean) => `{ processEnvironment(pid: ${db.pid}, reveal: ${reveal}) { pid revealed variables { key value } } }`;
+    const gqlKeys = await t.graphql(query(false), t.tokens.viewer);
+    expect(gqlKeys.body.data?.processEnvironment).toMatchObject({ pid: db.pid, revealed: false });
+    expect((gqlKeys.body.data?.processEnvironment as { variables: unknown[] }).variables).toContainEqual({ key: 'REDIS_PASSWORD', value: null });
+    const refused = await t.graphql(query(true), t.tokens.viewer);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const gqlValues = await t.graphql(query(true), t.tokens.admin);
+    expect((gqlValues.body.data?.processEnvironment as { variables: unknown[] }).variables).toContainEqual({ key: 'REDIS_PASSWORD', value: 's3cret' });
+    // the reveals are audited (REST's and GraphQL's), the viewer's as denied
+    const audit = await get(`/v1/audit?action=process.environ.reveal&target=process:${db.pid}&limit=50`, t.tokens.admin);
+    const reveals = audit.body.items as { stage: string; result: string; caller: { role: string } | null }[];
+    expect(reveals.filter((e) => e.stage === 'completed' && e.result === 'ok' && e.caller?.role === 'admin')).toHaveLength(2);
+    expect(reveals.filter((e) => e.result === 'denied' && e.caller?.role === 'viewer')).toHaveLength(1);
   });
 
   it('limits db to 8000000 bytes through the engine: docker inspect and the kernel agree (7999488)', async () => {

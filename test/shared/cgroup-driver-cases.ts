@@ -228,7 +228,10 @@ export const cgroupDriverCases: DriverCase[] = [
     async run(ctx) {
       await withCgroup(ctx, 'cpuset', async (path) => {
         const { after } = await ctx.system.setLimits(path, { cpuset: { cpus: '0', mems: '0' } });
-        ctx.assert.equal(after.cpuset, { cpus: '0', mems: '0' }, 'after');
+        // Beside what was asked, what is in effect (v1 cpuset.effective_cpus, v2 cpuset.cpus.effective).
+        const effective = versionOf(ctx.system, 'cpuset') === 1 ? ['cpuset.effective_cpus', 'cpuset.effective_mems'] : ['cpuset.cpus.effective', 'cpuset.mems.effective'];
+        ctx.assert.equal(after.cpuset, { cpus: '0', mems: '0', effectiveCpus: '0', effectiveMems: '0' }, 'after');
+        ctx.assert.equal(effective.map((f) => rawRead(ctx.system, 'cpuset', path, f)), ['0', '0'], 'the effective files');
         ctx.assert.equal(rawRead(ctx.system, 'cpuset', path, 'cpuset.cpus'), '0', 'cpuset.cpus file');
         for (const cpus of ['0-4095', '1-9223372036854775807', '0-1:1/2', 'x']) {
           const t0 = Date.now();

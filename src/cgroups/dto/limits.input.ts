@@ -1,9 +1,13 @@
 import { ArgsType, Field, InputType, Int } from '@nestjs/graphql';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Int64Scalar } from '../../common/scalars/int64.scalar.js';
 import { MAX_PID } from '../../common/pid.pipe.js';
+import { withChangeArgs } from '../../changes/change.models.js';
+
+/** A whole number, or the same digits as text (parseInteger takes both). */
+const intOrText = () => ({ oneOf: [{ type: 'integer' as const }, { type: 'string' as const, pattern: '^\\s*-?\\d{1,16}\\s*$|^max$' }] });
 
 /*
  * The shapes callers send. Values are checked (units, minimums, the host's CPUs) by the
@@ -21,11 +25,11 @@ export class MemoryLimitsInput {
 
 @InputType('CpuLimitsInput')
 export class CpuLimitsInput {
-  @Field(() => String, { nullable: true, description: '"quota period" as cpu.max, e.g. "50000 100000", or "max"' }) @ApiPropertyOptional({ example: '50000 100000' }) max?: unknown;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional() quotaUs?: unknown;
-  @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional() periodUs?: unknown;
-  @Field(() => Int, { nullable: true, description: '1..10000' }) @ApiPropertyOptional() weight?: unknown;
-  @Field(() => Int, { nullable: true, description: '2..262144 (v1 cpu.shares)' }) @ApiPropertyOptional() shares?: unknown;
+  @Field(() => String, { nullable: true, description: '"quota period" as cpu.max, e.g. "50000 100000", or "max"' }) @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'object', properties: { quotaUs: intOrText(), periodUs: intOrText() }, additionalProperties: false }], example: '50000 100000' }) max?: unknown;
+  @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional({ ...intOrText(), description: 'µs per period; -1 or "max" for none' }) quotaUs?: unknown;
+  @Field(() => Int64Scalar, { nullable: true }) @ApiPropertyOptional(intOrText()) periodUs?: unknown;
+  @Field(() => Int, { nullable: true, description: '1..10000' }) @ApiPropertyOptional(intOrText()) weight?: unknown;
+  @Field(() => Int, { nullable: true, description: '2..262144 (v1 cpu.shares)' }) @ApiPropertyOptional(intOrText()) shares?: unknown;
 }
 
 @InputType('PidsLimitsInput')
@@ -35,8 +39,8 @@ export class PidsLimitsInput {
 
 @InputType('CpusetLimitsInput')
 export class CpusetLimitsInput {
-  @Field(() => String, { nullable: true }) @ApiPropertyOptional({ example: '0' }) cpus?: unknown;
-  @Field(() => String, { nullable: true }) @ApiPropertyOptional({ example: '0' }) mems?: unknown;
+  @Field(() => String, { nullable: true }) @ApiPropertyOptional({ type: 'string', example: '0' }) cpus?: unknown;
+  @Field(() => String, { nullable: true }) @ApiPropertyOptional({ type: 'string', example: '0' }) mems?: unknown;
 }
 
 @InputType('CgroupLimitsInput')
@@ -65,7 +69,7 @@ export class CreateCgroupBody {
 
 /** POST .../-/processes */
 export class MoveProcessBody {
-  @ApiPropertyOptional({ example: 1234 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_PID, example: 1234 })
   @IsInt()
   @Min(1)
   @Max(MAX_PID)
@@ -81,7 +85,7 @@ export class CgroupPathArgs {
 }
 
 @ArgsType()
-export class SetLimitsArgs extends CgroupPathArgs {
+export class SetLimitsArgs extends withChangeArgs(CgroupPathArgs) {
   @Field(() => LimitsInputModel)
   @ValidateNested()
   @Type(() => LimitsInputModel)

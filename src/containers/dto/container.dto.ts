@@ -27,7 +27,7 @@ export class ContainerLimitsBody {
   memorySwap?: number | string;
 
   @Field(() => Float, { nullable: true, description: 'CPUs, e.g. 1.5 (docker update --cpus)' })
-  @ApiPropertyOptional({ example: 0.5 })
+  @ApiPropertyOptional({ type: 'number', format: 'double', example: 0.5 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0.01)

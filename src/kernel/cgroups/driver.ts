@@ -41,6 +41,14 @@ export interface CpusetLimits {
   /** As the kernel prints it ("0-1,3"); on v2 "" means "whatever the parent allows". */
   cpus: string;
   mems: string;
+  /**
+   * What is in effect (read only): v2 cpuset.cpus.effective, v1 cpuset.effective_cpus. On v2 a
+   * child may ask for CPUs its parent does not have; the kernel keeps the request and clips this.
+   * null where the kernel has no such file.
+   */
+  effectiveCpus: string | null;
+  /** v2 cpuset.mems.effective, v1 cpuset.effective_mems. */
+  effectiveMems: string | null;
 }
 
 export interface Limits {
@@ -73,6 +81,8 @@ export interface MemoryStats {
   file: number | null;
   kernel: number | null;
   inactiveFile: number | null;
+  /** Swap the cgroup uses: v1 memory.stat total_swap (with swap accounting), v2 memory.swap.current. */
+  swap: number | null;
 }
 
 export interface CpuStats {
@@ -137,6 +147,23 @@ export type FreezeState = 'thawed' | 'freezing' | 'frozen';
 export interface SetLimitsOptions {
   /** v2 only: allow memory.max below current usage (the kernel then reclaims, and OOM-kills if it cannot). */
   force?: boolean;
+  /** Decide every write but make none (see WriteJournal). */
+  dryRun?: boolean;
+  /** Told of each file write, in order (see WriteJournal). */
+  onWrite?: (write: { file: string; from: string; to: string }) => void;
+  /** Called under the cgroup's lock with the limits read just before the first write; throws to refuse (If-Match). */
+  precondition?: (before: Limits) => void;
+}
+
+export interface DriverOptions {
+  /** Features to treat as absent although the kernel has them (see CgroupSystemOptions.withoutFeatures). */
+  withoutFeatures?: readonly Feature[];
+}
+
+/** The detected features less the ones a caller asked to do without. */
+export function featuresWithout(detected: Iterable<Feature>, options: DriverOptions = {}): ReadonlySet<Feature> {
+  const without = new Set(options.withoutFeatures ?? []);
+  return new Set([...detected].filter((f) => !without.has(f)));
 }
 
 export interface TimeoutOptions {

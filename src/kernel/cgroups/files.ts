@@ -95,7 +95,8 @@ export class CgroupFiles {
   private readonly resolved = new AsyncLocalStorage<Resolved>();
   readonly managed: readonly string[];
   private readonly fixture: boolean;
-  private readonly procRoot: string;
+  /** Where /proc is (also for the tgid of a thread listed in a threaded cgroup). */
+  readonly procRoot: string;
 
   constructor(options: CgroupFilesOptions) {
     this.managed = [...options.managed];
@@ -241,14 +242,26 @@ export class CgroupFiles {
     }
   }
 
+  /**
+   * Puts a process back into the cgroup it came from in one hierarchy: the undo of a move that
+   * another hierarchy refused. The only write outside the managed cgroups, and only of
+   * cgroup.procs, with the pid the move took out of that very cgroup (the caller read it from
+   * /proc/PID/cgroup before the move, and a move out of it was allowed).
+   */
+  async restoreProcess(h: CgroupHierarchy, path: string, pid: number): Promise<void> {
+    const dir = this.dir(h, path);
+    if (!dir) throw new NsgateError('CGROUP_GONE', `cgroup ${path} disappeared`, { path, hierarchy: hierarchyLabel(h) });
+    await this.write(dir, 'cgroup.procs', String(pid), { outsideManaged: true });
+  }
+
   /** Called by CgroupDir.write: the allow-list, the managed check, then one write(2). */
-  async write(dir: CgroupDir, file: string, value: string): Promise<void> {
+  async write(dir: CgroupDir, file: string, value: string, options: { outsideManaged?: boolean } = {}): Promise<void> {
     const h = dir.hierarchy;
     assertFileName(file);
     if (NEVER_WRITTEN.test(file) || !WRITABLE[h.version].has(file)) {
       throw new NsgateError('FORBIDDEN', `nsgate never writes ${file} (cgroup v${h.version})`, { path: dir.path, file });
     }
-    assertManaged(dir.path, this.managed);
+    if (!(options.outsideManaged && file === 'cgroup.procs')) assertManaged(dir.path, this.managed);
     if (value.includes('\0') || value.includes('\n')) {
       throw new NsgateError('LIMIT_INVALID', `a value for ${file} must be one line`, { path: dir.path, file });
     }

@@ -6,6 +6,20 @@ interface Entry {
   previous: string;
 }
 
+/** One file write of a limits change, as a plan shows it: the cgroupfs file, the value it held, the value written. */
+export interface LimitWrite {
+  file: string;
+  from: string;
+  to: string;
+}
+
+export interface JournalOptions {
+  /** Record the writes without making them (a dry run: the same code path decides the files, values and order). */
+  dryRun?: boolean;
+  /** Told of each write as it is made (or, in a dry run, as it would be made). */
+  onWrite?: (write: LimitWrite) => void;
+}
+
 /**
  * The writes of one change, each with the value it replaced, so a change that fails half-way
  * can put back what it had already written: a refused change leaves the kernel as it was.
@@ -13,10 +27,15 @@ interface Entry {
 export class WriteJournal {
   private readonly entries: Entry[] = [];
 
+  constructor(private readonly options: JournalOptions = {}) {}
+
   /** Writes `value` and remembers `previous` (what to write to undo it). */
   async write(dir: CgroupDir, file: string, value: string, previous: string): Promise<void> {
-    await dir.write(file, value);
-    this.entries.push({ dir, file, previous });
+    // what the file holds, as the kernel prints it (previous is what undoes the write: "-1" for a v1 "unlimited")
+    const from = this.options.onWrite ? (dir.readOptional(file)?.trim() ?? previous) : previous;
+    if (!this.options.dryRun) await dir.write(file, value);
+    this.options.onWrite?.({ file: `${dir.fsPath}/${file}`, from, to: value });
+    if (!this.options.dryRun) this.entries.push({ dir, file, previous });
   }
 
   get length(): number {

@@ -178,6 +178,9 @@ export function movedFields(before: Limits, after: Limits): LimitsChange {
     if (Object.keys(cpu).length) moved.cpu = cpu;
   }
   if (before.pids && after.pids && before.pids.max !== after.pids.max) moved.pids = { max: after.pids.max };
-  if (before.cpuset && after.cpuset && (before.cpuset.cpus !== after.cpuset.cpus || before.cpuset.mems !== after.cpuset.mems)) moved.cpuset = { ...after.cpuset };
+  // effectiveCpus/Mems follow from these (and the parent's): nothing to write back
+  if (before.cpuset && after.cpuset && (before.cpuset.cpus !== after.cpuset.cpus || before.cpuset.mems !== after.cpuset.mems)) {
+    moved.cpuset = { cpus: after.cpuset.cpus, mems: after.cpuset.mems };
+  }
   return moved;
 }

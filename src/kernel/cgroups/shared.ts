@@ -30,7 +30,16 @@ export async function movePidInto(dir: CgroupDir, pid: number): Promise<void> {
         case 'EINVAL':
           throw new NsgateError('KERNEL_INVALID_ARGUMENT', `the kernel refused to move process ${pid} into ${dir.path}`, where);
         case 'EOPNOTSUPP':
-          throw new NsgateError('CGROUP_BUSY', `cgroup ${dir.path} is threaded and takes threads, not processes`, where);
+        case 'ENOTSUP': {
+          // v2 refuses a process where no resources can be charged: a "domain invalid" cgroup
+          // (a domain below a thread root) until it is made threaded.
+          const cgroupType = dir.readOptional('cgroup.type')?.trim() ?? null;
+          const why =
+            cgroupType === 'domain invalid'
+              ? 'its cgroup.type is "domain invalid" (a domain cgroup below a thread root), which can hold no process until it is made threaded'
+              : `the kernel refuses processes there (cgroup.type ${cgroupType ?? 'unknown'})`;
+          throw new NsgateError('CGROUP_BUSY', `cgroup ${dir.path} cannot take process ${pid}: ${why}`, { ...where, cgroupType });
+        }
         default:
           throw err;
       }

@@ -2,7 +2,7 @@ import { NsgateError } from '../errors.js';
 import { type HostTopology, readHostTopology } from './cpuset.js';
 import type { CgroupDriver, Feature, FreezeState, LimitGroup, Limits, LimitsChange, SetLimitsOptions, StatGroup, Stats } from './driver.js';
 import { CgroupFiles } from './files.js';
-import { sleep } from './journal.js';
+import { type LimitWrite, sleep } from './journal.js';
 import { movedFields, parseLimitsInput } from './limits.js';
 import { type CgroupHierarchy, type CgroupMode, cgroupModeOf, hierarchyLabel, membershipOf, readCgroupMounts } from './mounts.js';
 import { cgroupMutex, type KeyedMutex } from './mutex.js';
@@ -11,6 +11,7 @@ import { readProcessCgroups, type CgroupMembership } from '../procfs/cgroup.js';
 import { readProcessStatus } from '../procfs/status.js';
 import { type ProtectedProcesses, type ProtectedReason, protectedProcesses } from '../protected-processes.js';
 import { processAlive, readProcessBrief } from './procs.js';
+import { movePidInto } from './shared.js';
 import { V1Driver } from './v1.js';
 import { V2Driver } from './v2.js';
 
@@ -33,6 +34,11 @@ export interface CgroupSystemOptions {
   sendSignal?: (pid: number, signal: NodeJS.Signals) => void;
   /** What is never moved, frozen or killed; default the process-wide registry (nsgate, pid 1, helpers). */
   protectedProcesses?: ProtectedProcesses;
+  /**
+   * Features the drivers must treat as absent although the kernel has them: the older kernels'
+   * paths on a new one (tests: `['kill']` is a 5.2-5.13 kernel without cgroup.kill).
+   */
+  withoutFeatures?: readonly Feature[];
 }
 
 export interface MoveOptions {
@@ -65,6 +71,11 @@ export interface CgroupInfo {
   /** The hierarchies it exists in ("memory", "cpu", "unified", "name=systemd"). */
   hierarchies: string[];
   controllers: string[];
+  /**
+   * v2 cgroup.type ("domain", "domain threaded", "domain invalid", "threaded"); null where the
+   * cgroup is only in v1 hierarchies, and for the root.
+   */
+  type: string | null;
   limits: Limits;
   stats: Stats;
   processes: number[];
@@ -74,6 +85,8 @@ export interface CgroupInfo {
 export interface LimitsUpdate {
   before: Limits;
   after: Limits;
+  /** The files written, in order, each with the value it held and the value written (a dry run: would write). */
+  writes?: LimitWrite[];
 }
 
 export interface CreateOptions {
@@ -148,9 +161,10 @@ export class CgroupSystem {
     this.files = new CgroupFiles({ managed: this.managed, fixture: options.fixture, procRoot: this.procRoot });
     const drivers: CgroupDriver[] = [];
     const v1 = this.hierarchies.filter((h) => h.version === 1);
-    if (v1.length) drivers.push(new V1Driver(v1, this.files));
+    const without = { withoutFeatures: options.withoutFeatures ?? [] };
+    if (v1.length) drivers.push(new V1Driver(v1, this.files, without));
     const v2 = this.hierarchies.find((h) => h.version === 2);
-    if (v2) drivers.push(new V2Driver(v2, this.files));
+    if (v2) drivers.push(new V2Driver(v2, this.files, without));
     this.drivers = drivers;
   }
 
@@ -250,6 +264,11 @@ export class CgroupSystem {
     return [...pids].sort((a, b) => a - b);
   }
 
+  private typeOf(path: string): string | null {
+    for (const d of this.drivers) if (d instanceof V2Driver) return d.typeOf(path);
+    return null;
+  }
+
   private controllersOf(path: string): string[] {
     return [...new Set(this.drivers.flatMap((d) => d.controllersOf(path)))].sort();
   }
@@ -277,6 +296,7 @@ export class CgroupSystem {
         path,
         hierarchies: present.map(hierarchyLabel),
         controllers: this.controllersOf(path),
+        type: this.typeOf(path),
         limits: this.limitsOf(path),
         stats: this.statsOf(path),
         processes: this.processesOf(path),
@@ -332,9 +352,13 @@ export class CgroupSystem {
         const present = this.requireExists(path);
         try {
           const before = this.limitsOf(path);
-          await this.applyPlan(path, plan, before, options);
+          options.precondition?.(before);
+          const writes: LimitWrite[] = [];
+          await this.applyPlan(path, plan, before, { ...options, onWrite: (w) => (writes.push(w), options.onWrite?.(w)) });
+          // a dry run changed nothing: its after is the before, its writes the plan
+          if (options.dryRun) return { before, after: before, writes };
           // read back what the change touched; the rest is as read a moment ago under the same lock
-          return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) } };
+          return { before, after: { ...before, ...this.limitsOf(path, touchedGroups(plan)) }, writes };
         } catch (err) {
           throw this.goneIfVanished(err, path, present);
         }
@@ -477,10 +501,45 @@ export class CgroupSystem {
         const present = this.requireExists(path);
         this.assertMovable(pid, options.ownHelper ?? false);
         if (!options.fromUnmanaged && !options.ownHelper) this.assertInManagedCgroups(pid, present);
-        for (const d of [...this.drivers].sort((a, b) => b.version - a.version)) await d.movePid(path, pid);
+        await this.movePidEverywhere(path, pid, present);
         return { path, pid, hierarchies: present.map(hierarchyLabel) };
       }),
     );
+  }
+
+  /**
+   * cgroup.procs in each hierarchy, v2 first (it is the one that can refuse for its own
+   * reasons). All or nothing: when one hierarchy refuses, the process is put back where it was
+   * in each hierarchy already written, so it is never left split across them; what could not
+   * be put back is named in the error's details (`notRestored`).
+   */
+  private async movePidEverywhere(path: string, pid: number, present: readonly CgroupHierarchy[]): Promise<void> {
+    const memberships = readProcessCgroups(pid, { procRoot: this.procRoot });
+    const from = (h: CgroupHierarchy): string | null => memberships.find((m) => membershipOf(m, h))?.path ?? null;
+    const order = [...present].sort((a, b) => b.version - a.version);
+    const done: CgroupHierarchy[] = [];
+    try {
+      for (const h of order) {
+        const dir = this.files.dir(h, path);
+        if (!dir) throw new NsgateError('CGROUP_GONE', `cgroup ${path} disappeared`, { path, hierarchy: hierarchyLabel(h) });
+        if (from(h) === path) continue;
+        await movePidInto(dir, pid);
+        done.push(h);
+      }
+    } catch (err) {
+      const notRestored: { hierarchy: string; cgroup: string | null; reason: string }[] = [];
+      for (const h of done.reverse()) {
+        const back = from(h);
+        try {
+          if (back === null) throw new Error('it was in no cgroup of this hierarchy before');
+          await this.files.restoreProcess(h, back, pid);
+        } catch (e) {
+          notRestored.push({ hierarchy: hierarchyLabel(h), cgroup: back, reason: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      if (notRestored.length && err instanceof NsgateError) throw new NsgateError(err.code, err.message, { ...(err.details ?? {}), notRestored });
+      throw err;
+    }
   }
 
   /** Gone, a zombie (nothing would move), a kernel thread, or protected: refused with a code. */
@@ -548,9 +607,10 @@ export class CgroupSystem {
 
   /**
    * Kills every process of the cgroup and its descendants: v2 cgroup.kill where the cgroup has
-   * it, then SIGKILL to each pid still listed (v1, or processes outside the unified tree), with
-   * the v1 freezer holding them still so none can fork or exit-and-be-reused meanwhile.
-   * Repeats until nothing is left alive, or answers CGROUP_BUSY after timeoutMs.
+   * it (5.14+), then SIGKILL to each pid still listed (v1, kernels 5.2-5.13, or processes outside
+   * the unified tree), with a freezer holding them still so none can fork or exit-and-be-reused
+   * meanwhile: the v1 freezer, else v2 cgroup.freeze (as runc does). Repeats until nothing is
+   * left alive, or answers CGROUP_BUSY after timeoutMs.
    */
   async kill(pathInput: string, options: { timeoutMs?: number; ownHelper?: boolean } = {}): Promise<KillResult> {
     const path = parseCgroupPath(pathInput);
@@ -586,9 +646,13 @@ export class CgroupSystem {
     });
   }
 
-  /** SIGKILL to each pid while the v1 freezer holds the cgroup (a frozen task dies as soon as it is thawed). */
+  /**
+   * SIGKILL to each pid while a freezer holds the cgroup and its children, then thaw: the v1
+   * freezer first (a frozen task dies as soon as it is thawed), else v2 cgroup.freeze (a fatal
+   * signal reaches a task frozen there). Without either, the pids are signalled as they run.
+   */
   private async signalFrozen(path: string, pids: number[], signalled: Set<number>): Promise<void> {
-    const freezer = this.drivers.find((d) => d.version === 1 && d.features.has('freezer') && d.freezeState(path) !== null);
+    const freezer = this.driversWith('freezer').find((d) => d.freezeState(path) !== null);
     const wasFrozen = freezer?.freezeState(path) === 'frozen';
     if (freezer && !wasFrozen) await freezer.freeze(path, { timeoutMs: 1000 }).catch(() => undefined);
     try {
@@ -653,6 +717,6 @@ function restoreOf(before: Limits, part: LimitsChange, version: 1 | 2): LimitsCh
     }
   }
   if (part.pids && before.pids) restore.pids = { max: before.pids.max };
-  if (part.cpuset && before.cpuset) restore.cpuset = { ...before.cpuset };
+  if (part.cpuset && before.cpuset) restore.cpuset = { cpus: before.cpuset.cpus, mems: before.cpuset.mems };
   return restore;
 }

@@ -2,6 +2,7 @@ import { NsgateError } from '../errors.js';
 import type {
   CgroupDriver,
   CpuStats,
+  DriverOptions,
   Feature,
   FreezeState,
   LimitGroup,
@@ -13,6 +14,7 @@ import type {
   Stats,
   TimeoutOptions,
 } from './driver.js';
+import { featuresWithout } from './driver.js';
 import { type CgroupDir, type CgroupFiles, kernelErrno } from './files.js';
 import { pollUntil, WriteJournal } from './journal.js';
 import { type CgroupHierarchy, hierarchyLabel } from './mounts.js';
@@ -51,12 +53,13 @@ export class V1Driver implements CgroupDriver {
   constructor(
     readonly hierarchies: readonly CgroupHierarchy[],
     private readonly files: CgroupFiles,
+    options: DriverOptions = {},
   ) {
     const features = new Set<Feature>();
     for (const [feature, controller] of Object.entries(FEATURE_CONTROLLER) as [Feature, string][]) {
       if (hierarchies.some((h) => h.controllers.includes(controller))) features.add(feature);
     }
-    this.features = features;
+    this.features = featuresWithout(features, options);
   }
 
   private hierarchyOf(controller: string): CgroupHierarchy | undefined {
@@ -154,7 +157,15 @@ export class V1Driver implements CgroupDriver {
     }
     if (groups.has('cpuset')) {
       const dir = this.dirOf('cpuset', path);
-      if (dir) limits.cpuset = { cpus: dir.read('cpuset.cpus').trim(), mems: dir.read('cpuset.mems').trim() };
+      if (dir) {
+        const effective = (file: string): string | null => dir.readOptional(file)?.trim() ?? null;
+        limits.cpuset = {
+          cpus: dir.read('cpuset.cpus').trim(),
+          mems: dir.read('cpuset.mems').trim(),
+          effectiveCpus: effective('cpuset.effective_cpus'),
+          effectiveMems: effective('cpuset.effective_mems'),
+        };
+      }
     }
     return limits;
   }
@@ -204,6 +215,7 @@ export class V1Driver implements CgroupDriver {
       file: pick('cache'),
       kernel: num(dir.readOptional('memory.kmem.usage_in_bytes')),
       inactiveFile: pick('inactive_file'),
+      swap: pick('swap'),
     };
   }
 
@@ -232,8 +244,8 @@ export class V1Driver implements CgroupDriver {
     };
   }
 
-  async writeLimits(path: string, change: LimitsChange, _options: SetLimitsOptions = {}): Promise<void> {
-    const journal = new WriteJournal();
+  async writeLimits(path: string, change: LimitsChange, options: SetLimitsOptions = {}): Promise<void> {
+    const journal = new WriteJournal(options);
     try {
       if (change.memory) await this.writeMemory(path, change.memory, journal);
       if (change.cpu) await this.writeCpu(path, change.cpu, journal);
@@ -388,7 +400,8 @@ export class V1Driver implements CgroupDriver {
       try {
         await journal.write(dir, file, value, dir.read(file).trim());
       } catch (err) {
-        if (kernelErrno(err) === 'EINVAL' || kernelErrno(err) === 'ENOSPC') {
+        // v1 cpuset answers EACCES (not EINVAL) for a list that is not within the parent's
+        if (kernelErrno(err) === 'EINVAL' || kernelErrno(err) === 'ENOSPC' || kernelErrno(err) === 'EACCES') {
           throw new NsgateError('LIMIT_INVALID', `the kernel refused ${file} ${value}: it must be within the parent's`, {
             path,
             field: file,

@@ -2,6 +2,7 @@ import { NsgateError } from '../errors.js';
 import type {
   CgroupDriver,
   CpuStats,
+  DriverOptions,
   Feature,
   FreezeState,
   LimitGroup,
@@ -13,16 +14,20 @@ import type {
   Stats,
   TimeoutOptions,
 } from './driver.js';
+import { featuresWithout } from './driver.js';
 import { type CgroupDir, type CgroupFiles, kernelErrno } from './files.js';
 import { pollUntil, WriteJournal } from './journal.js';
 import type { CgroupHierarchy } from './mounts.js';
 import { keyOrNull, parseFlatKeyed, parseIoStat, parsePids, parsePressure } from './parse.js';
 import { isManaged, parentOf } from './paths.js';
 import { movePidInto, removeWithRetry } from './shared.js';
+import { readProcessStatus } from '../procfs/status.js';
 import { CPU_PERIOD_DEFAULT_US, cpuSharesToWeight, cpuWeightToShares, formatCpuMax, parseCpuMax, parseKernelNumber } from './units.js';
 
 /** The controllers nsgate's vocabulary uses, enabled for the children of a managed cgroup. */
 const DELEGATED = ['cpu', 'cpuset', 'io', 'memory', 'pids'];
+/** Of those, the ones a threaded subtree can have (the kernel refuses the others there: EOPNOTSUPP). */
+const THREADED_CONTROLLERS = ['cpu', 'cpuset', 'pids'];
 
 const num = (text: string | null): number | null => (text === null ? null : parseKernelNumber(text));
 const v2Raw = (n: number | null): string => (n === null ? 'max' : String(n));
@@ -41,6 +46,7 @@ export class V2Driver implements CgroupDriver {
   constructor(
     private readonly hierarchy: CgroupHierarchy,
     private readonly files: CgroupFiles,
+    options: DriverOptions = {},
   ) {
     this.hierarchies = [hierarchy];
     const root = files.dir(hierarchy, hierarchy.root);
@@ -48,7 +54,7 @@ export class V2Driver implements CgroupDriver {
     const features = new Set<Feature>(['cpuacct', 'freezer', 'kill']);
     for (const c of ['memory', 'cpu', 'pids', 'cpuset', 'io'] as const) if (available.includes(c)) features.add(c);
     if (root?.has('cpu.pressure') || root?.has('memory.pressure')) features.add('pressure');
-    this.features = features;
+    this.features = featuresWithout(features, options);
   }
 
   private dir(path: string): CgroupDir | null {
@@ -73,8 +79,39 @@ export class V2Driver implements CgroupDriver {
     return (this.dir(path)?.children() ?? []).sort();
   }
 
+  /**
+   * cgroup.procs; a threaded cgroup refuses to list it (EOPNOTSUPP: its processes belong to the
+   * thread root), so there the processes are the thread groups of the threads in cgroup.threads.
+   */
   processes(path: string): number[] {
-    return parsePids(this.dir(path)?.readOptional('cgroup.procs') ?? null).sort((a, b) => a - b);
+    const dir = this.dir(path);
+    if (!dir) return [];
+    if (this.typeOfDir(dir) === 'threaded') {
+      const tgids = new Set<number>();
+      for (const tid of parsePids(dir.readOptional('cgroup.threads'))) {
+        try {
+          tgids.add(readProcessStatus(tid, { procRoot: this.files.procRoot }).tgid);
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return [...tgids].sort((a, b) => a - b);
+    }
+    return parsePids(dir.readOptional('cgroup.procs')).sort((a, b) => a - b);
+  }
+
+  /**
+   * cgroup.type: "domain", "domain threaded" (a thread root), "domain invalid" (a domain below a
+   * thread root: it can hold no process and enable no controller) or "threaded"; null for the
+   * root (which has no such file) and where the cgroup does not exist.
+   */
+  typeOf(path: string): string | null {
+    const dir = this.dir(path);
+    return dir ? this.typeOfDir(dir) : null;
+  }
+
+  private typeOfDir(dir: CgroupDir): string | null {
+    return dir.readOptional('cgroup.type')?.trim() ?? null;
   }
 
   async create(path: string): Promise<CgroupHierarchy[]> {
@@ -91,14 +128,19 @@ export class V2Driver implements CgroupDriver {
     if (!isManaged(parentPath, this.files.managed)) return;
     const parent = this.dir(parentPath);
     if (!parent) return;
+    // A thread root or a threaded parent delegates only threaded controllers; a "domain invalid" one nothing.
+    const type = this.typeOfDir(parent);
+    if (type === 'domain invalid') return;
+    const wanted = type === 'threaded' || type === 'domain threaded' ? THREADED_CONTROLLERS : DELEGATED;
     const available = (parent.readOptional('cgroup.controllers') ?? '').trim().split(/\s+/);
     const enabled = (parent.readOptional('cgroup.subtree_control') ?? '').trim().split(/\s+/);
-    const missing = DELEGATED.filter((c) => available.includes(c) && !enabled.includes(c));
+    const missing = wanted.filter((c) => available.includes(c) && !enabled.includes(c));
     if (missing.length === 0) return;
     try {
       await parent.write('cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
     } catch (err) {
-      if (kernelErrno(err) !== 'EBUSY' && kernelErrno(err) !== 'ENOENT') throw err;
+      // EOPNOTSUPP: the parent turned threaded meanwhile; the new cgroup has fewer controllers, as with EBUSY.
+      if (!['EBUSY', 'ENOENT', 'EOPNOTSUPP', 'ENOTSUP'].includes(kernelErrno(err) ?? '')) throw err;
     }
   }
 
@@ -132,7 +174,10 @@ export class V2Driver implements CgroupDriver {
     if (groups.has('cpuset')) {
       const cpus = dir.readOptional('cpuset.cpus');
       const mems = dir.readOptional('cpuset.mems');
-      if (cpus !== null && mems !== null) limits.cpuset = { cpus: cpus.trim(), mems: mems.trim() };
+      if (cpus !== null && mems !== null) {
+        const effective = (file: string): string | null => dir.readOptional(file)?.trim() ?? null;
+        limits.cpuset = { cpus: cpus.trim(), mems: mems.trim(), effectiveCpus: effective('cpuset.cpus.effective'), effectiveMems: effective('cpuset.mems.effective') };
+      }
     }
     return limits;
   }
@@ -182,12 +227,13 @@ export class V2Driver implements CgroupDriver {
       file: keyOrNull(stat, 'file'),
       kernel,
       inactiveFile: keyOrNull(stat, 'inactive_file'),
+      swap: num(dir.readOptional('memory.swap.current')),
     };
   }
 
   async writeLimits(path: string, change: LimitsChange, options: SetLimitsOptions = {}): Promise<void> {
     const dir = this.requireDir(path);
-    const journal = new WriteJournal();
+    const journal = new WriteJournal(options);
     const write = async (file: string, value: string): Promise<void> => {
       const previous = dir.read(file).trim();
       try {
@@ -235,19 +281,27 @@ export class V2Driver implements CgroupDriver {
   }
 
   /**
-   * v2 does not refuse a memory.max below usage: it reclaims, then OOM-kills. nsgate refuses
-   * instead (409) unless the caller says force.
+   * v2 does not refuse a memory.max below usage: it reclaims, then OOM-kills what it could not
+   * reclaim. memory.current counts page cache the kernel drops on its own, so the limit is
+   * compared with what cannot be reclaimed: usage minus inactive_file (memory.stat), the
+   * "working set" cAdvisor and the kubelet use; active file pages, slab and swappable anon count
+   * as unreclaimable, so it errs towards refusing. Below that, nsgate refuses (409) unless the
+   * caller says force: the same request v1 takes (its kernel reclaims and answers EBUSY only when
+   * it cannot) is then taken here too. `details.basis` says what was compared.
    */
   private refuseBelowUsage(dir: CgroupDir, requested: number): void {
     const usage = num(dir.readOptional('memory.current'));
     if (usage === null || requested >= usage) return;
+    const inactiveFile = parseFlatKeyed(dir.readOptional('memory.stat')).get('inactive_file') ?? null;
+    const unreclaimable = inactiveFile === null ? usage : Math.max(0, usage - inactiveFile);
+    if (requested >= unreclaimable) return;
     const peak = num(dir.readOptional('memory.peak'));
     const limit = num(dir.readOptional('memory.max'));
-    const inactiveFile = parseFlatKeyed(dir.readOptional('memory.stat')).get('inactive_file') ?? null;
+    const basis = inactiveFile === null ? 'memory.current' : 'memory.current - inactive_file';
     throw new NsgateError(
       'LIMIT_BELOW_USAGE',
-      `unable to set memory limit to ${requested} (current usage: ${usage}, peak usage: ${peak}); on cgroup v2 the kernel would reclaim and then OOM-kill. Send force: true to do it anyway`,
-      { path: dir.path, field: 'memory.max', requested, usage, peak, limit, inactiveFile },
+      `unable to set memory limit to ${requested} (current usage: ${usage}, peak usage: ${peak}); ${unreclaimable} bytes of it cannot be reclaimed (${basis}), so on cgroup v2 the kernel would OOM-kill. Send force: true to do it anyway`,
+      { path: dir.path, field: 'memory.max', requested, usage, peak, limit, inactiveFile, unreclaimable, basis },
     );
   }
 
@@ -294,7 +348,7 @@ export class V2Driver implements CgroupDriver {
 
   async kill(path: string): Promise<void> {
     const dir = this.requireDir(path);
-    if (!dir.has('cgroup.kill')) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no cgroup.kill (kernel before 5.14)`, { path });
+    if (!this.features.has('kill') || !dir.has('cgroup.kill')) throw new NsgateError('CONTROLLER_UNAVAILABLE', `cgroup ${path} has no cgroup.kill (kernel before 5.14)`, { path });
     await dir.write('cgroup.kill', '1');
   }
 }

@@ -1,9 +1,9 @@
 import { NsgateError } from '../errors.js';
-import { type ContainerEvent, type ContainerInspect, pickContainer } from '../docker/containers.js';
+import { type ContainerEvent, type ContainerInspect, type DockerLimits, dockerLimitsOf, pickContainer } from '../docker/containers.js';
 import { hostNamespaceInodes } from '../exec/pin.js';
 import { type CgroupMembership, readProcessCgroups } from '../procfs/cgroup.js';
 import { type NamespaceInodes, readNamespaceInodes } from '../procfs/namespace-links.js';
-import { readProcessStat } from '../procfs/stat.js';
+import { samePidIncarnation, startTimeOf } from '../procfs/start-time.js';
 import { recogniseMemberships } from './runtimes.js';
 
 /*
@@ -43,6 +43,8 @@ export interface LiveContainer {
   hostNamespaces: { pid: boolean; net: boolean; ipc: boolean; uts: boolean };
   user: string | undefined;
   mounts: { source: string; destination: string }[];
+  /** The limits the engine holds (HostConfig), as of the last inspect: a limits version needs them without asking the engine. */
+  engineLimits: DockerLimits | null;
 }
 
 export interface LiveModelStatus {
@@ -73,22 +75,6 @@ export interface LiveModelOptions {
 
 /** Docker's container actions that can change what the model holds. */
 export const MODEL_ACTIONS = ['create', 'start', 'restart', 'die', 'destroy', 'update', 'rename', 'oom', 'pause', 'unpause'] as const;
-
-/** A pid's start time now, or null when it is gone or a zombie (a zombie init is a dead container). */
-export function startTimeOf(procRoot: string, pid: number): number | null {
-  try {
-    const stat = readProcessStat(pid, { procRoot });
-    return stat.state === 'Z' || stat.state === 'X' ? null : stat.startTimeTicks;
-  } catch (err) {
-    if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
-/** True while `pid` is still the process that had `startTimeTicks`. */
-export function samePidIncarnation(procRoot: string, pid: number, startTimeTicks: number): boolean {
-  return startTimeOf(procRoot, pid) === startTimeTicks;
-}
 
 export class LiveContainers {
   private readonly byId = new Map<string, LiveContainer>();
@@ -275,6 +261,7 @@ export class LiveContainers {
       hostNamespaces: { pid: host.PidMode === 'host', net: host.NetworkMode === 'host', ipc: host.IpcMode === 'host', uts: host.UTSMode === 'host' },
       user: info.Config?.User,
       mounts: (info.Mounts ?? []).map((m) => ({ source: m.Source, destination: m.Destination })),
+      engineLimits: dockerLimitsOf(info),
     };
     const pid = info.State.Running && info.State.Pid > 0 ? info.State.Pid : null;
     if (pid === null) return entry;

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename as baseName, join } from 'node:path';
 import type { CgroupDriver } from '../cgroups/driver.js';
 import { CGROUP2_SUPER_MAGIC } from '../cgroups/files.js';
+import { type OwnNames, ownNames } from '../cgroups/own-names.js';
 import { removeOwnCgroup } from '../cgroups/remove.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import { CgroupSystem } from '../cgroups/system.js';
@@ -117,6 +117,7 @@ export class NamespaceExecutor {
   private readonly tree: CgroupSystem;
   private readonly cloneIntoCgroup: boolean;
   private readonly procOptions: ProcOptions;
+  private readonly names: OwnNames;
   private readonly pending = new Set<Promise<unknown>>();
   private spare: Promise<string> | undefined;
   /** The unified tree's driver, when the host has one: the per-exec cgroups live there alone. */
@@ -139,6 +140,7 @@ export class NamespaceExecutor {
     this.helperExecPath = helper instanceof NsgateError ? '' : helper.execPath;
     this.hostCgroups = options.cgroups;
     this.procOptions = { procRoot: procRootOf(options) };
+    this.names = ownNames(this.procOptions.procRoot!);
     const unified = options.cgroups.hierarchies.filter((h) => h.version === 2);
     this.cloneIntoCgroup = unified.length > 0;
     this.tree = this.cloneIntoCgroup
@@ -254,7 +256,7 @@ export class NamespaceExecutor {
   }
 
   private newCgroupPath(): string {
-    return joinCgroupPath(this.cgroupParent, `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`);
+    return joinCgroupPath(this.cgroupParent, this.names.next());
   }
 
   private async run(target: ProcessPin, request: ExecRequest, options: ExecRunOptions): Promise<{ result: ExecResult; cleanup: Promise<unknown> }> {
@@ -404,12 +406,15 @@ export class NamespaceExecutor {
     return name;
   }
 
-  /** Removes exec cgroups a previous nsgate process left (crash): kills what is inside first. */
+  /**
+   * Removes exec cgroups an nsgate process that is gone left (crash): kills what is inside first.
+   * Another running nsgate's (the same internal cgroup given to two) are left alone.
+   */
   async sweep(): Promise<string[]> {
     if (!this.tree.exists(this.cgroupParent)) return [];
     const removed: string[] = [];
     for (const node of this.tree.list({ under: this.cgroupParent, depth: 1 }).items) {
-      if (node.depth !== 1) continue;
+      if (node.depth !== 1 || this.names.ownerAlive(baseName(node.path))) continue;
       await this.tree.kill(node.path, { ownHelper: true }).catch(() => undefined);
       if (await this.removeCgroup(node.path)) removed.push(node.path);
     }

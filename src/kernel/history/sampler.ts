@@ -1,4 +1,5 @@
-import type { MemoryStats, Stats } from '../cgroups/driver.js';
+import type { Stats } from '../cgroups/driver.js';
+import { workingSetBytes } from '../containers/memory-usage.js';
 import { NsgateError } from '../errors.js';
 import { HistorySeries, METRIC_COUNT, METRIC_INDEX, SERIES_BYTES } from './series.js';
 
@@ -9,13 +10,6 @@ import { HistorySeries, METRIC_COUNT, METRIC_INDEX, SERIES_BYTES } from './serie
  * PSI totals) become rates or counts per interval; a counter that went backwards (a new cgroup
  * at the same path) gives NaN for that interval and restarts from the new value.
  */
-
-/** Usage minus inactive file cache: the working set as docker stats and the kubelet report it. */
-export function workingSetOf(memory: Pick<MemoryStats, 'usage' | 'inactiveFile'> | undefined): number | null {
-  const usage = memory?.usage ?? null;
-  if (usage === null) return null;
-  return Math.max(0, usage - (memory?.inactiveFile ?? 0));
-}
 
 /** The raw counters kept from the previous round, per cgroup. */
 const C_USAGE = 0;
@@ -246,7 +240,7 @@ export class HistorySampler {
     const periods = delta(C_PERIODS);
     v[METRIC_INDEX.cpuThrottled] = periods > 0 ? Math.min(1, delta(C_THROTTLED) / periods) : periods === 0 ? 0 : Number.NaN;
     v[METRIC_INDEX.memoryUsage] = stats.memory?.usage ?? Number.NaN;
-    v[METRIC_INDEX.workingSet] = workingSetOf(stats.memory) ?? Number.NaN;
+    v[METRIC_INDEX.workingSet] = (stats.memory ? workingSetBytes(stats.memory) : null) ?? Number.NaN;
     v[METRIC_INDEX.memoryFailcnt] = delta(C_FAILCNT);
     v[METRIC_INDEX.oomKills] = delta(C_OOM);
     v[METRIC_INDEX.pids] = stats.pids?.current ?? Number.NaN;

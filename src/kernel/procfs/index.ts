@@ -13,3 +13,5 @@ export * from './environ.js';
 export * from './lsm-label.js';
 export * from './owner.js';
 export * from './user-names.js';
+export * from './net-dev.js';
+export * from './meminfo.js';

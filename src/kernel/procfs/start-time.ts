@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsgateError } from '../errors.js';
 import { type ProcOptions, procRootOf } from './proc-file.js';
+import { readProcessStat } from './stat.js';
 
 /** What it takes to turn /proc/PID/stat's start time (ticks since boot) into wall time. */
 export interface ProcessClock {
@@ -54,4 +55,20 @@ export function readProcessClock(options?: ProcOptions): ProcessClock {
 export function startTimeToIso(startTimeTicks: number, clock: ProcessClock): string {
   const ms = clock.bootTimeMs + Math.round((startTimeTicks * 1000) / clock.ticksPerSecond);
   return new Date(ms).toISOString();
+}
+
+/** A pid's start time now, or null when it is gone or a zombie (a zombie init is a dead container, a zombie owner a dead one). */
+export function startTimeOf(procRoot: string, pid: number): number | null {
+  try {
+    const stat = readProcessStat(pid, { procRoot });
+    return stat.state === 'Z' || stat.state === 'X' ? null : stat.startTimeTicks;
+  } catch (err) {
+    if (err instanceof NsgateError && err.code === 'PROCESS_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** True while `pid` is still the process that had `startTimeTicks`. */
+export function samePidIncarnation(procRoot: string, pid: number, startTimeTicks: number): boolean {
+  return startTimeOf(procRoot, pid) === startTimeTicks;
 }

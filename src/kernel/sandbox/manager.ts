@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename as baseName, join } from 'node:path';
 import { capabilityBit } from '../capabilities.js';
 import type { Limits, Stats } from '../cgroups/driver.js';
+import { type OwnNames, ownNames } from '../cgroups/own-names.js';
 import { removeOwnCgroup } from '../cgroups/remove.js';
 import { joinCgroupPath, parseCgroupPath } from '../cgroups/paths.js';
 import type { CgroupSystem } from '../cgroups/system.js';
@@ -109,6 +110,7 @@ export class SandboxManager {
   readonly limits: ExecLimits;
   private readonly cgroups: CgroupSystem;
   private readonly procOptions: ProcOptions;
+  private readonly names: OwnNames;
   private readonly sandboxes = new Map<string, SandboxRecord>();
   private reserved = 0;
   private lastCapCache: number | undefined;
@@ -130,6 +132,7 @@ export class SandboxManager {
     if (!Number.isSafeInteger(this.maxSandboxes) || this.maxSandboxes < 1) throw new NsgateError('INTERNAL', 'maxSandboxes must be a positive integer');
     this.limits = execLimits(options.limits);
     this.procOptions = { procRoot: procRootOf(options) };
+    this.names = ownNames(this.procOptions.procRoot!);
   }
 
   /** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap). */
@@ -167,7 +170,7 @@ export class SandboxManager {
 
   private async start(request: SandboxRequest): Promise<SandboxInfo> {
     const id = `sb-${randomBytes(6).toString('hex')}`;
-    const path = joinCgroupPath(this.parent, id);
+    const path = joinCgroupPath(this.parent, this.names.next('sb-'));
     await this.cgroups.create(path, request.limits === undefined ? {} : { limits: request.limits });
     let record: SandboxRecord | undefined;
     const helper = new HelperProcess({
@@ -263,13 +266,16 @@ export class SandboxManager {
     await this.cgroups.delete(this.parent).catch(() => undefined);
   }
 
-  /** Removes sandbox cgroups nobody holds (left by an earlier nsgate process): call once at start. */
+  /**
+   * Removes sandbox cgroups nobody holds (left by an nsgate process that is gone): call once at
+   * start. Another running nsgate's (the same internal cgroup given to two) are left alone.
+   */
   async sweep(): Promise<string[]> {
     if (!this.cgroups.exists(this.parent)) return [];
     const known = new Set([...this.sandboxes.values()].map((r) => r.path));
     const removed: string[] = [];
     for (const node of this.cgroups.list({ under: this.parent, depth: 1 }).items) {
-      if (node.depth !== 1 || known.has(node.path)) continue;
+      if (node.depth !== 1 || known.has(node.path) || this.names.ownerAlive(baseName(node.path))) continue;
       await this.cgroups.kill(node.path, { ownHelper: true }).catch(() => undefined);
       if (await this.removeCgroup(node.path)) removed.push(node.path);
     }

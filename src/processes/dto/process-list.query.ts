@@ -6,6 +6,10 @@ import { PageQuery } from '../../common/pagination.js';
 
 export const MAX_AGE_LIMIT_MS = 60_000;
 
+const CONTAINER_FILTER =
+  'a container, as the container routes name it: id, unique id prefix or name. 4 to 64 lowercase hex digits are taken as an id prefix ' +
+  '(so containers of other runtimes match too, and no engine is asked); anything else is a name the Docker Engine knows (404 CONTAINER_NOT_FOUND if none)';
+
 /** ?maxAgeMs=: accept a snapshot that old instead of a fresh scan. */
 @ArgsType()
 export class FreshnessQuery extends PageQuery {
@@ -21,10 +25,10 @@ export class FreshnessQuery extends PageQuery {
 
 @ArgsType()
 export class ProcessListQuery extends FreshnessQuery {
-  @Field(() => String, { nullable: true, description: 'container id or unique id prefix (at least 4 hex digits)' })
-  @ApiPropertyOptional({ description: 'container id or unique id prefix (at least 4 hex digits)' })
+  @Field(() => String, { nullable: true, description: CONTAINER_FILTER })
+  @ApiPropertyOptional({ description: CONTAINER_FILTER, example: 'db' })
   @IsOptional()
-  @Matches(/^[0-9a-f]{4,64}$/, { message: 'container must be 4 to 64 lowercase hex digits' })
+  @Matches(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, { message: 'container must be a container id, id prefix or name' })
   container?: string;
 
   @Field(() => String, { nullable: true, description: 'type:inode, e.g. net:4026532160' })

@@ -60,7 +60,7 @@ export function declaredHandlers(app: NestFastifyApplication): DeclaredHandler[]
         }
         const gqlType = Reflect.getMetadata(RESOLVER_TYPE, method) as string | undefined;
         if (gqlType === 'Query' || gqlType === 'Mutation' || gqlType === 'Subscription') {
-          out.push({ kind: gqlType, name: (Reflect.getMetadata(RESOLVER_NAME, method) as string | undefined) ?? key, role, audited });
+          out.push({ kind: gqlType, name: (Reflect.getMetadata(RESOLVER_NAME, method) as string | undefined) ?? key, role, byAction, audited });
         }
       }
     }

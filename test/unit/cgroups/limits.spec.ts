@@ -72,12 +72,18 @@ describe('movedFields', () => {
     memory: { max: 8_388_608, high: null, swapMax: null },
     cpu: { quotaUs: null, periodUs: 100_000, weight: 59, shares: 512 },
     pids: { max: 64 },
-    cpuset: { cpus: '0-1', mems: '0' },
+    cpuset: { cpus: '0-1', mems: '0', effectiveCpus: '0-1', effectiveMems: '0' },
   };
   it('names only the fields a change moved, quota with its period', () => {
     const after = { ...before, memory: { ...before.memory, max: null }, cpu: { quotaUs: 50_000, periodUs: 100_000, weight: 100, shares: 1024 } };
     expect(movedFields(before, after)).toEqual({ memory: { max: null }, cpu: { quotaUs: 50_000, periodUs: 100_000, weight: 100 } });
     expect(movedFields(before, { ...before, pids: { max: null } })).toEqual({ pids: { max: null } });
     expect(movedFields(before, before)).toEqual({});
+  });
+
+  it('a cpuset change names what was asked, never the effective lists (read only, they follow)', () => {
+    const after = { ...before, cpuset: { cpus: '0', mems: '0', effectiveCpus: '0', effectiveMems: '0' } };
+    expect(movedFields(before, after)).toEqual({ cpuset: { cpus: '0', mems: '0' } });
+    expect(movedFields(before, { ...before, cpuset: { ...before.cpuset, effectiveCpus: '0' } })).toEqual({});
   });
 });

@@ -22,7 +22,7 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
       memory: { max: 7999488, high: null, swapMax: null },
       cpu: { quotaUs: 50000, periodUs: 100000, weight: 59, shares: 512 },
       pids: { max: 64 },
-      cpuset: { cpus: '1', mems: '0' },
+      cpuset: { cpus: '1', mems: '0', effectiveCpus: null, effectiveMems: null },
     });
     expect(system.readLimits('/').memory).toEqual({ max: null, high: null, swapMax: null });
   });
@@ -40,6 +40,7 @@ describe('CgroupSystem on a hybrid host (fixture)', () => {
       file: 4096000,
       kernel: 524288,
       inactiveFile: 1024000,
+      swap: 8192,
     });
     expect(stats.cpu).toEqual({ usageNs: 987654321, userNs: 600000000, systemNs: 300000000, nrPeriods: 40, nrThrottled: 7, throttledUs: 123456 });
     expect(stats.pids).toEqual({ current: 2, max: 64 });

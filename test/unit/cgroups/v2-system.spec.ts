@@ -22,7 +22,7 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
       memory: { max: 7999488, high: null, swapMax: 0 },
       cpu: { quotaUs: 50000, periodUs: 100000, weight: 100, shares: 1024 },
       pids: { max: 64 },
-      cpuset: { cpus: '', mems: '' },
+      cpuset: { cpus: '', mems: '', effectiveCpus: '0-3', effectiveMems: '0' },
     });
     // A cgroup without controllers has only core files: no limit groups at all.
     expect(system.readLimits('/nsgate/bare')).toEqual({});
@@ -43,6 +43,7 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
       file: 1048576,
       kernel: 262144,
       inactiveFile: 524288,
+      swap: 4096,
     });
     expect(stats.cpu).toEqual({ usageNs: 2_500_000, userNs: 1_500_000, systemNs: 1_000_000, nrPeriods: 10, nrThrottled: 4, throttledUs: 900 });
     expect(stats.pids).toEqual({ current: 2, max: 64 });
@@ -65,6 +66,24 @@ describe('CgroupSystem on a cgroup v2 host (fixture)', () => {
     const forced = await system.setLimits('/nsgate/app', { memory: { max: '16M' } }, { force: true });
     expect(read('/nsgate/app', 'memory.max')).toBe(String(16 << 20));
     expect(forced.after.memory?.max).toBe(16 << 20);
+  });
+
+  // On a real v2 kernel the VM runs both sides (test/vm/guest/v2-host-cases.mjs: a file read
+  // from ext2 on a loop device, and anonymous memory); this pins the arithmetic and the details.
+  it('page cache counts as reclaimable: a limit below memory.current but above usage minus inactive_file is set', async () => {
+    const system = fx.system();
+    // 48 MiB used, 40 MiB of it inactive page cache: 8 MiB cannot be reclaimed.
+    writeFileSync(fx.file('', '/nsgate/app', 'memory.stat'), `anon 8388608\nfile 41943040\ninactive_file ${40 << 20}\n`);
+    const { after } = await system.setLimits('/nsgate/app', { memory: { max: '16M' } });
+    expect(after.memory?.max).toBe(16 << 20);
+    expect(read('/nsgate/app', 'memory.max')).toBe(String(16 << 20));
+    // Below what cannot be reclaimed: refused, and the details say what was compared.
+    const err = await system.setLimits('/nsgate/app', { memory: { max: '6M' } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'LIMIT_BELOW_USAGE',
+      details: { requested: 6 << 20, usage: 50331648, inactiveFile: 40 << 20, unreclaimable: 50331648 - (40 << 20), basis: 'memory.current - inactive_file' },
+    });
+    expect(read('/nsgate/app', 'memory.max')).toBe(String(16 << 20));
   });
 
   it('swap is swap alone on v2; high and max are separate files', async () => {

@@ -33,6 +33,7 @@ function stats(r: Reading): Stats {
       oomKills: r.oomKills ?? 0,
       anon: null,
       file: null,
+      swap: null,
       kernel: null,
       inactiveFile: r.inactiveFile ?? 0,
     },

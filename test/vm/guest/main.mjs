@@ -1,6 +1,7 @@
 // The VM's test entry (run by /init as `node /app/test/vm/guest/main.mjs`). One boot runs:
 //   kernel  plain-fs checks of the cgroup v2 files themselves (kernel-cases.mjs);
-//   driver  nsgate's CgroupSystem on this v2 kernel: the v2-only cases (v2-host-cases.mjs)
+//   driver  nsgate's CgroupSystem on this v2 kernel: the v2-only cases (v2-host-cases.mjs,
+//           which also drive the exec layer's NamespaceExecutor with the host-built helper)
 //           and the shared vocabulary cases of test/shared/cgroup-driver-cases.ts, compiled
 //           to JS by test/vm/compile-guest.ts and shipped at the same repo paths.
 // Exit code: 0 when every case passed.
@@ -20,24 +21,27 @@ try {
 // Loaded after the kernel cases, so a driver that does not load still leaves those results.
 let driver;
 try {
-  const [{ CgroupSystem }, shared] = await Promise.all([
+  const [{ CgroupSystem }, shared, { NamespaceExecutor }] = await Promise.all([
     import('../../../src/kernel/cgroups/index.js'),
     import('../../shared/cgroup-driver-cases.js'),
+    import('../../../src/kernel/exec/index.js'),
   ]);
-  driver = { CgroupSystem, ...shared };
+  driver = { CgroupSystem, NamespaceExecutor, ...shared };
 } catch (e) {
   console.log(JSON.stringify({ suite: 'driver', case: '(load)', ok: false, error: `could not load the driver: ${e.stack ?? e}` }));
   process.exit(1);
 }
 
-const { CgroupSystem, cgroupDriverCases, removeTestTree } = driver;
+const { CgroupSystem, NamespaceExecutor, cgroupDriverCases, removeTestTree } = driver;
 const parent = `/nsgate-test-${randomBytes(4).toString('hex')}`;
 const started = new Set();
 const system = CgroupSystem.fromHost({ managed: [parent] });
 await system.create(parent);
 const context = (detail) => ({
   system,
-  systemWith: (managed) => CgroupSystem.fromHost({ managed }),
+  systemWith: (managed, options = {}) => CgroupSystem.fromHost({ ...options, managed }),
+  // v2-host-cases only: nsgate's exec layer, with the host-built helper at /app/dist/native/nsgate-exec
+  NamespaceExecutor,
   parent,
   assert,
   detail,

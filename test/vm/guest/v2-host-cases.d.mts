@@ -2,3 +2,6 @@
 import type { DriverCase } from '../../shared/cgroup-driver-cases.js';
 
 export declare const v2HostCases: DriverCase[];
+
+/** The kernel modules the cases insmod, in dependency order (shipped under /app/vm-tools/modules). */
+export declare const GUEST_MODULE_ORDER: string[];

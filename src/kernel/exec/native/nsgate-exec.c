@@ -22,11 +22,14 @@
  *
  * Safety, in order: not dumpable (a process in the target cannot open /proc/PID/exe of this
  * host binary, CVE-2019-5736); the target is a pidfd, and its start time is checked after the
- * pidfd is open (a reused pid is never entered); one setns(pidfd, flags) enters everything at
- * once; the command is forked into its own cgroup (clone3 CLONE_INTO_CGROUP) or this process
- * waits until nsgate has moved it there; every descriptor but 0, 1, 2 is closed before chdir
- * and execve (no host descriptor to reach through /proc/self/fd, CVE-2016-9962 and
- * CVE-2024-21626), and the working directory is checked to lie inside the root.
+ * pidfd is open (a reused pid is never entered); one setns(pidfd, flags) enters every namespace
+ * but the cgroup one at once; the command is forked into its own cgroup (clone3
+ * CLONE_INTO_CGROUP) or this process waits until nsgate has moved it there, and only once the
+ * command's process is in its cgroup does it enter the target's cgroup namespace (under
+ * nsdelegate the kernel refuses to move a process into a cgroup outside the mover's cgroup
+ * namespace, and the command's cgroup usually lies outside the target's); every descriptor but
+ * 0, 1, 2 is closed before chdir and execve (no host descriptor to reach through /proc/self/fd,
+ * CVE-2016-9962 and CVE-2024-21626), and the working directory is checked to lie inside the root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -741,15 +744,32 @@ static void confine_inherited(const struct options *o, const struct confinement 
 }
 
 /*
- * In the command's process, before anything of the target runs: the target's cgroups, rlimits,
+ * The cgroup namespace comes last, once the process is in the cgroup it will run in: with
+ * nsdelegate (systemd mounts cgroup2 so) the kernel refuses a migration, a clone3 into a cgroup
+ * included, whose source or destination lies outside the mover's cgroup namespace, and both
+ * usually do (nsgate's cgroup, the per-exec one beside the target's). -1: not asked for.
+ */
+static void enter_cgroup_namespace(int pidfd, pid_t pid) {
+  if (pidfd < 0) return;
+  if (setns(pidfd, CLONE_NEWCGROUP) < 0) {
+    if (errno == ESRCH) fail("gone", ESRCH, "process %d has exited", (int)pid);
+    fail("setns", errno, "setns into the cgroup namespace of process %d", (int)pid);
+  }
+}
+
+/*
+ * In the command's process, before anything of the target runs: the target's cgroups (then its
+ * cgroup namespace), rlimits,
  * bounding set and ids. The filters and the final capability
  * sets come last (confine_last), after the descriptors are closed and the working directory set.
  */
-static void confine_first(const struct options *o, const struct confinement *c, const int *join_fds, int last_cap) {
+static void confine_first(const struct options *o, const struct confinement *c, const int *join_fds, int last_cap, int cgroupns_pidfd) {
   for (int i = 0; i < o->njoin; i++) {
     if (write(join_fds[i], "0", 1) != 1) confine_fail("cgroups", errno, "join %s", o->join[i]);
     close(join_fds[i]);
   }
+  /* In the target's cgroups now: its cgroup namespace may be entered (see enter_cgroup_namespace). */
+  enter_cgroup_namespace(cgroupns_pidfd, o->pid);
   /* Never above this process's own hard limit (raising it needs CAP_SYS_RESOURCE): lower is more confined, not less. */
   for (int r = 0; r < RLIM_NLIMITS; r++) {
     struct rlimit now, want = c->rlimits[r];
@@ -920,6 +940,9 @@ static int enter(struct options *o) {
   snprintf(pidstr, sizeof pidstr, "%d", (int)o->pid);
   /* setns refuses the user namespace one is already in; nothing to enter then. */
   if ((flags & CLONE_NEWUSER) && ns_inode(procfd, pidstr, "user") == ns_inode(procfd, "self", "user")) flags &= ~CLONE_NEWUSER;
+  /* The cgroup namespace is entered after the command's process is in its cgroup (enter_cgroup_namespace). */
+  int cgroupns_pidfd = (flags & CLONE_NEWCGROUP) ? pidfd : -1;
+  flags &= ~CLONE_NEWCGROUP;
 
   static struct confinement conf;
   int join_fds[MAX_JOIN_CGROUPS];
@@ -932,11 +955,11 @@ static int enter(struct options *o) {
     /* The pidfd still holds the pinned process: if it exited while being read, nothing runs. */
     if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) fail("gone", errno, "process %d has exited", (int)o->pid);
   }
-  if (setns(pidfd, flags) < 0) {
+  if (flags && setns(pidfd, flags) < 0) {
     if (errno == ESRCH) fail("gone", ESRCH, "process %d has exited", (int)o->pid);
     fail("setns", errno, "setns into process %d", (int)o->pid);
   }
-  close(pidfd);
+  if (cgroupns_pidfd < 0) close(pidfd);
   /* In the target's user namespace the ids are read again, as that namespace numbers them. */
   if (o->confine && (flags & CLONE_NEWUSER)) read_ids(procfd, o->pid, &conf);
   /* Root regains its whole bounding set at execve: a root target holding less cannot be copied. */
@@ -944,16 +967,7 @@ static int enter(struct options *o) {
     confine_fail("capabilities", 0, "process %d runs as root with fewer capabilities (%016llx) than root regains at execve (%016llx)", (int)o->pid,
                  (unsigned long long)conf.prm, (unsigned long long)(conf.inh | conf.bnd));
 
-  char line[512];
-  size_t len = (size_t)snprintf(line, sizeof line, "entered");
-  for (size_t i = 0; i < NS_COUNT; i++) {
-    if (!(o->ns_flags & NS_KINDS[i].flag)) continue;
-    len += (size_t)snprintf(line + len, sizeof line - len, " %s=%llu", NS_KINDS[i].name,
-                            (unsigned long long)ns_inode(procfd, "self", NS_KINDS[i].link));
-  }
-  report("%s", line);
-  if (!o->confine) close(procfd);
-  else report_confinement(&conf, o->njoin);
+  if (o->confine) report_confinement(&conf, o->njoin);
 
   int sync[2] = {-1, -1};
   if (o->confine && pipe2(sync, O_CLOEXEC) < 0) fail("clone", errno, "pipe");
@@ -966,8 +980,10 @@ static int enter(struct options *o) {
       setpgid(0, 0);
       close(sync[0]);
       if (dup3(sync[1], SYNC_FD, O_CLOEXEC) < 0) fail("clone", errno, "dup");
-      confine_first(o, &conf, join_fds, last_cap);
+      confine_first(o, &conf, join_fds, last_cap, cgroupns_pidfd);
     } else {
+      /* Forked straight into its cgroup (or this helper was moved there before): now its namespace. */
+      enter_cgroup_namespace(cgroupns_pidfd, o->pid);
       /* In the child: the parent stays root, and clone3 needed root for the cgroup. */
       set_credentials(o, (o->ns_flags & CLONE_NEWUSER) != 0);
     }
@@ -977,7 +993,27 @@ static int enter(struct options *o) {
     run_command(o, o->cwd ? o->cwd : (o->ns_flags & CLONE_NEWNS) ? NULL : "/", o->confine ? &conf : NULL);
   }
   if (o->cgroup_fd >= 0) close(o->cgroup_fd);
-  if (!o->confine) return wait_and_report(child);
+  /* This helper follows its command into the cgroup namespace, so what it reports is read back from itself. */
+  if (cgroupns_pidfd >= 0) {
+    if (setns(cgroupns_pidfd, CLONE_NEWCGROUP) < 0) {
+      int err = errno;
+      kill(child, SIGKILL);
+      fail(err == ESRCH ? "gone" : "setns", err, "setns into the cgroup namespace of process %d", (int)o->pid);
+    }
+    close(cgroupns_pidfd);
+  }
+  char line[512];
+  size_t len = (size_t)snprintf(line, sizeof line, "entered");
+  for (size_t i = 0; i < NS_COUNT; i++) {
+    if (!(o->ns_flags & NS_KINDS[i].flag)) continue;
+    len += (size_t)snprintf(line + len, sizeof line - len, " %s=%llu", NS_KINDS[i].name,
+                            (unsigned long long)ns_inode(procfd, "self", NS_KINDS[i].link));
+  }
+  report("%s", line);
+  if (!o->confine) {
+    close(procfd);
+    return wait_and_report(child);
+  }
   close(procfd);
   for (int i = 0; i < o->njoin; i++) close(join_fds[i]);
   close(sync[1]);
