@@ -5591,7 +5591,7 @@ export interface operations {
             query?: {
                 /** @description ISO 8601 time, or a duration back from now ("10m", "90s", "24h"); default 10m; at most 24h back */
                 from?: string;
-                /** @description seconds ("5", "5s") or "1m", "5m"; default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
+                /** @description seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
                 step?: string;
             };
             header?: never;
@@ -5773,7 +5773,7 @@ export interface operations {
             query?: {
                 /** @description ISO 8601 time, or a duration back from now ("10m", "90s", "24h"); default 10m; at most 24h back */
                 from?: string;
-                /** @description seconds ("5", "5s") or "1m", "5m"; default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
+                /** @description seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
                 step?: string;
             };
             header?: never;

@@ -11,8 +11,8 @@ export class HistoryQuery {
   @MaxLength(40)
   from?: string;
 
-  @Field(() => String, { nullable: true, description: 'seconds ("5", "5s") or "1m", "5m"; default 1s within the last 10 minutes, else 1m; at most 1500 points' })
-  @ApiPropertyOptional({ example: '5s', description: 'seconds ("5", "5s") or "1m", "5m"; default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points' })
+  @Field(() => String, { nullable: true, description: 'seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; at most 1500 points' })
+  @ApiPropertyOptional({ example: '5s', description: 'seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points' })
   @IsOptional()
   @IsString()
   @MaxLength(16)

@@ -41,7 +41,9 @@ export function planQuery(input: { from?: string; step?: string }, now: number):
   let stepMs: number | null = null;
   if (input.step !== undefined && input.step !== '') {
     stepMs = parseDuration(input.step);
-    if (stepMs === null || stepMs < FINE_STEP_MS) throw new NsgateError('VALIDATION_FAILED', 'step must be a duration of at least 1 s, such as "5s", "1m"', { step: input.step });
+    if (stepMs === null || stepMs < FINE_STEP_MS || stepMs > COARSE_SLOTS * COARSE_STEP_MS) {
+      throw new NsgateError('VALIDATION_FAILED', 'step must be a duration of 1 s to 24 h, such as "5s", "1m"', { step: input.step });
+    }
   }
   const inFine = fromMs >= now - FINE_SLOTS * FINE_STEP_MS;
   const resolution: Resolution = inFine && (stepMs === null || stepMs < COARSE_STEP_MS) ? 'fine' : 'coarse';

@@ -198,7 +198,10 @@ describe('history queries', () => {
 
   it('refuses bad input, and bounds every answer', () => {
     expect(() => planQuery({ from: 'yesterday' }, now)).toThrow(/ISO 8601/);
-    expect(() => planQuery({ step: '0s' }, now)).toThrow(/at least 1 s/);
+    expect(() => planQuery({ step: '0s' }, now)).toThrow(/1 s to 24 h/);
+    // a step longer than the rings is refused: its stepSeconds would not fit GraphQL's Int
+    expect(() => planQuery({ step: '999999h' }, now)).toThrow(/1 s to 24 h/);
+    expect(planQuery({ from: '24h', step: '24h' }, now)).toMatchObject({ resolution: 'coarse', stepMs: 24 * 3600_000 });
     expect(() => planQuery({ from: new Date(now + 60_000).toISOString() }, now)).toThrow(/future/);
     // the largest answers: 48 hours asked at 1 s is 24 hours at 1 min
     const widest = planQuery({ from: '48h', step: '1s' }, now);
