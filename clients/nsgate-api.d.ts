@@ -756,6 +756,164 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pressure-triggers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every registered pressure trigger, with its mode and how often it fired (per cgroup: GET /v1/cgroups/{path}/-/pressure-triggers)
+         * @description Required role: viewer.
+         */
+        get: operations["PressureController_list"];
+        put?: never;
+        /**
+         * Register a PSI threshold on a cgroup or running container ({cgroup|container, resource, kind, stallUs, windowUs}); each firing is a pressure.threshold event (GET /v1/events); at most 16 per caller
+         * @description Armed as the kernel's own trigger (mode kernel) where the kernel takes it; otherwise nsgate reads the PSI totals once a second with the same rule (mode polling, modeReason says why). In memory: triggers end with nsgate.
+         *
+         *     Required role: operator.
+         */
+        post: operations["PressureController_add"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pressure-triggers/{triggerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One pressure trigger
+         * @description Required role: viewer.
+         */
+        get: operations["PressureController_one"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a pressure trigger (its owner, or an admin)
+         * @description Required role: operator.
+         */
+        delete: operations["PressureController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cgroups/{path}/-/pressure-triggers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The pressure triggers registered on this cgroup (on a container: its cgroup); empty when none, also for a cgroup that does not exist
+         * @description Required role: viewer.
+         */
+        get: operations["CgroupPressureController_listOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/containers/{idOrName}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Its usage history: 1 s points for the last 10 minutes, 1 min min/avg/max for 24 hours (?from=10m|ISO time&step=5s); in memory only
+         * @description cpu (cores), cpu throttled share, memory usage, working set, failcnt and OOM kills per second, pids, PSI some/full of cpu, memory and io. At most 1500 points (VALIDATION_FAILED names the smallest step that fits). History is kept for running containers and managed cgroups, starts when nsgate first sees one and does not survive a restart of nsgate; it stays readable 10 minutes after the cgroup goes away. 404 NOT_FOUND: nsgate keeps no history of it.
+         *
+         *     Required role: viewer.
+         */
+        get: operations["HistoryController_historyOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/containers/{idOrName}/recommendation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Memory (max, high) and cpu (quota, weight) recommended from its history, with evidence, confidence and reasons; never applied by nsgate
+         * @description With fewer than 30 s of history: confidence "none", recommended null, and a reason saying so (a 200, not an error: memory and cpu each say it). Guard rails: memory never below the working-set peak plus a headroom (max: 20 %, at least 16 MiB; high: 10 %, at least 8 MiB); a cpu quota never below usage p95. limitIsCause is true when the current limit causes the throttling, failcnt, OOM kills or pressure seen; the recommendation then raises it.
+         *
+         *     Required role: viewer.
+         */
+        get: operations["HistoryController_recommendationOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cgroups/{path}/-/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Its usage history: 1 s points for the last 10 minutes, 1 min min/avg/max for 24 hours (?from=10m|ISO time&step=5s); in memory only
+         * @description cpu (cores), cpu throttled share, memory usage, working set, failcnt and OOM kills per second, pids, PSI some/full of cpu, memory and io. At most 1500 points (VALIDATION_FAILED names the smallest step that fits). History is kept for running containers and managed cgroups, starts when nsgate first sees one and does not survive a restart of nsgate; it stays readable 10 minutes after the cgroup goes away. 404 NOT_FOUND: nsgate keeps no history of it.
+         *
+         *     Required role: viewer.
+         */
+        get: operations["CgroupHistoryController_historyOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cgroups/{path}/-/recommendation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Memory (max, high) and cpu (quota, weight) recommended from its history, with evidence, confidence and reasons; never applied by nsgate
+         * @description With fewer than 30 s of history: confidence "none", recommended null, and a reason saying so (a 200, not an error: memory and cpu each say it). Guard rails: memory never below the working-set peak plus a headroom (max: 20 %, at least 16 MiB; high: 10 %, at least 8 MiB); a cpu quota never below usage p95. limitIsCause is true when the current limit causes the throttling, failcnt, OOM kills or pressure seen; the recommendation then raises it.
+         *
+         *     Required role: viewer.
+         */
+        get: operations["CgroupHistoryController_recommendationOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1471,6 +1629,8 @@ export interface components {
             network: components["schemas"]["ContainerNetworkStatsModel"] | null;
             /** @description ISO 8601 */
             readAt: string;
+            /** @description true for a reading replayed from history (the containerStats subscription with since); false for a live reading */
+            fromHistory: boolean;
         };
         ContainerWithStatsModel: {
             id: string;
@@ -1902,7 +2062,7 @@ export interface components {
              */
             time: string;
             /** @enum {string} */
-            type: "container.start" | "container.die" | "container.oom" | "cgroup.oom_kill" | "limits.changed" | "limits.drift" | "lease.expired" | "lease.voided" | "lease.kept";
+            type: "container.start" | "container.die" | "container.oom" | "cgroup.oom_kill" | "limits.changed" | "limits.drift" | "lease.expired" | "lease.voided" | "lease.kept" | "pressure.threshold";
             /**
              * @description container:<id> or cgroup:<path>, as in the audit log
              * @example cgroup:/nsgate/batch
@@ -1910,6 +2070,158 @@ export interface components {
             target: string;
             /** @description per type: name, image, exitCode; kills, total, containerId; action, requestId, before, after */
             data: Record<string, never>;
+        };
+        PressureTriggerBody: {
+            /**
+             * @description a cgroup path (give this or container)
+             * @example /nsgate/batch
+             */
+            cgroup?: string;
+            /** @description a running container: id, unique id prefix or name (give this or cgroup) */
+            container?: string;
+            /**
+             * @description memory, cpu or io
+             * @enum {string}
+             */
+            resource: "memory" | "cpu" | "io";
+            /**
+             * @description some (at least one task stalled) or full (all non-idle tasks stalled)
+             * @enum {string}
+             */
+            kind: "some" | "full";
+            /**
+             * @description stall time within the window that fires it, µs (above 0, below windowUs)
+             * @example 150000
+             */
+            stallUs: number;
+            /**
+             * @description the window, µs: 500000 to 10000000 (without CAP_SYS_RESOURCE the kernel takes whole multiples of 2 s; others are polled)
+             * @example 2000000
+             */
+            windowUs: number;
+        };
+        PressureTriggerModel: {
+            id: number;
+            /** @example container:4f1c… */
+            target: string;
+            cgroupPath: string;
+            /** @enum {string} */
+            resource: "memory" | "cpu" | "io";
+            /** @enum {string} */
+            kind: "some" | "full";
+            /** @description µs */
+            stallUs: number;
+            /** @description µs */
+            windowUs: number;
+            /** @enum {string} */
+            mode: "kernel" | "polling";
+            modeReason: string | null;
+            owner: string;
+            armedAt: string;
+            fired: number;
+            lastFiredAt: string | null;
+        };
+        PressureTriggerListModel: {
+            items: components["schemas"]["PressureTriggerModel"][];
+        };
+        MinAvgMaxModel: {
+            /** Format: double */
+            min: number | null;
+            /** Format: double */
+            avg: number | null;
+            /** Format: double */
+            max: number | null;
+        };
+        HistoryPointModel: {
+            /** @example 2026-12-02T15:40:00.000Z */
+            at: string;
+            /** @description cpu used, in cores (1 = one cpu busy) */
+            cpu: components["schemas"]["MinAvgMaxModel"];
+            /** @description share of CFS periods throttled (0..1) */
+            cpuThrottled: components["schemas"]["MinAvgMaxModel"];
+            /** @description memory usage, bytes */
+            memoryUsage: components["schemas"]["MinAvgMaxModel"];
+            /** @description usage minus inactive file, bytes */
+            workingSet: components["schemas"]["MinAvgMaxModel"];
+            /** @description times the memory limit was hit, per second recorded (avg × step = count) */
+            memoryFailcnt: components["schemas"]["MinAvgMaxModel"];
+            /** @description OOM kills per second recorded (avg × step = count) */
+            oomKills: components["schemas"]["MinAvgMaxModel"];
+            /** @description pids.current */
+            pids: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI cpu "some": share of time stalled (0..1) */
+            cpuPressureSome: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI cpu "full" */
+            cpuPressureFull: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI memory "some" */
+            memoryPressureSome: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI memory "full" */
+            memoryPressureFull: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI io "some" */
+            ioPressureSome: components["schemas"]["MinAvgMaxModel"];
+            /** @description PSI io "full" */
+            ioPressureFull: components["schemas"]["MinAvgMaxModel"];
+        };
+        HistoryModel: {
+            /** @example cgroup:/nsgate/batch */
+            target: string;
+            /** @example /nsgate/batch */
+            cgroupPath: string;
+            /** @enum {string} */
+            resolution: "second" | "minute";
+            /** @example 1 */
+            stepSeconds: number;
+            from: string;
+            to: string;
+            trackedSince: string | null;
+            tracked: boolean;
+            /** @example in memory only: nsgate keeps no history across restarts */
+            note: string;
+            points: components["schemas"]["HistoryPointModel"][];
+        };
+        MemoryLimitsPairModel: {
+            /** @description bytes; null = unlimited */
+            max: number | null;
+            /** @description bytes; null = unlimited (always null on cgroup v1) */
+            high: number | null;
+        };
+        MemoryRecommendationModel: {
+            current: components["schemas"]["MemoryLimitsPairModel"];
+            recommended: components["schemas"]["MemoryLimitsPairModel"] | null;
+            evidence: {
+                [key: string]: unknown;
+            };
+            limitIsCause: boolean;
+            /** @enum {string} */
+            confidence: "none" | "low" | "medium" | "high";
+            reasons: string[];
+        };
+        CpuLimitsTripleModel: {
+            /** @description µs per period; null = no quota */
+            quotaUs: number | null;
+            /** @description µs */
+            periodUs: number;
+            weight: number;
+        };
+        CpuRecommendationModel: {
+            current: components["schemas"]["CpuLimitsTripleModel"] | null;
+            recommended: components["schemas"]["CpuLimitsTripleModel"] | null;
+            evidence: {
+                [key: string]: unknown;
+            };
+            limitIsCause: boolean;
+            /** @enum {string} */
+            confidence: "none" | "low" | "medium" | "high";
+            reasons: string[];
+        };
+        RecommendationModel: {
+            /** @example container:4f1c… */
+            target: string;
+            cgroupPath: string;
+            memory: components["schemas"]["MemoryRecommendationModel"] | null;
+            cpu: components["schemas"]["CpuRecommendationModel"] | null;
+            /** @example false */
+            applied: boolean;
         };
         /** @description The body of every error answer */
         Error: {
@@ -5252,7 +5564,7 @@ export interface operations {
     EventsController_stream: {
         parameters: {
             query?: {
-                /** @description comma list of container.start, container.die, container.oom, cgroup.oom_kill, limits.changed, limits.drift, lease.expired, lease.voided, lease.kept; default: all */
+                /** @description comma list of container.start, container.die, container.oom, cgroup.oom_kill, limits.changed, limits.drift, lease.expired, lease.voided, lease.kept, pressure.threshold; default: all */
                 type?: string;
                 /** @description target prefix: container:<id>, cgroup:<path> */
                 target?: string;
@@ -5296,6 +5608,768 @@ export interface operations {
                 };
             };
             /** @description RATE_LIMITED: this token has too many streams open. Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PressureController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PressureTriggerListModel"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PressureController_add: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PressureTriggerBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PressureTriggerModel"];
+                };
+            };
+            /** @description Bad request: CGROUP_PATH_INVALID, CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: FORBIDDEN, KERNEL_PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: CGROUP_NOT_FOUND, CONTAINER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone: CGROUP_GONE */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE, ENGINE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PressureController_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the id a registration answered */
+                triggerId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PressureTriggerModel"];
+                };
+            };
+            /** @description Bad request: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PressureController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the id a registration answered */
+                triggerId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PressureTriggerModel"];
+                };
+            };
+            /** @description Bad request: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: AUDIT_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CgroupPressureController_listOf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the cgroup path as /proc/PID/cgroup writes it, without the leading slash: `nsgate/batch` (its slashes may be sent as they are or percent-encoded as `nsgate%2Fbatch`) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PressureTriggerListModel"];
+                };
+            };
+            /** @description Bad request: CGROUP_PATH_INVALID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    HistoryController_historyOf: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 time, or a duration back from now ("10m", "90s", "24h"); default 10m; at most 24h back */
+                from?: string;
+                /** @description seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
+                step?: string;
+            };
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryModel"];
+                };
+            };
+            /** @description Bad request: CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: CONTAINER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: ENGINE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    HistoryController_recommendationOf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationModel"];
+                };
+            };
+            /** @description Bad request: CONTAINER_AMBIGUOUS, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: KERNEL_PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: CONTAINER_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone: CGROUP_GONE */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable: ENGINE_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CgroupHistoryController_historyOf: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 time, or a duration back from now ("10m", "90s", "24h"); default 10m; at most 24h back */
+                from?: string;
+                /** @description seconds ("5", "5s") or "1m", "5m" (1 s to 24 h); default 1s within the last 10 minutes, else 1m; answers hold at most 1500 points */
+                step?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the cgroup path as /proc/PID/cgroup writes it, without the leading slash: `nsgate/batch` (its slashes may be sent as they are or percent-encoded as `nsgate%2Fbatch`) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryModel"];
+                };
+            };
+            /** @description Bad request: CGROUP_PATH_INVALID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: KERNEL_PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: CGROUP_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone: CGROUP_GONE */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (details are in the service log only): INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CgroupHistoryController_recommendationOf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the cgroup path as /proc/PID/cgroup writes it, without the leading slash: `nsgate/batch` (its slashes may be sent as they are or percent-encoded as `nsgate%2Fbatch`) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationModel"];
+                };
+            };
+            /** @description Bad request: CGROUP_PATH_INVALID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or an unknown token: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused: KERNEL_PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: CGROUP_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone: CGROUP_GONE */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by the kernel or the engine: CONTROLLER_UNAVAILABLE */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: RATE_LIMITED */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds nsgate's exec helper (src/kernel/exec/native/nsgate-exec.c) into dist/native/nsgate-exec:
+# Builds nsgate's exec helper (src/kernel/exec/native/nsgate-exec.c) into dist/native/nsgate-exec
+# (and the PSI trigger helper nsgate-psi beside it, hardened alike):
 # a static binary (no dynamic loader or library from anywhere but the build), root-owned, 0755,
 # hardened: a static PIE (readelf: Type DYN, no INTERP), full RELRO (GNU_RELRO + BIND_NOW), stack
 # protector and _FORTIFY_SOURCE (which needs -O2).
@@ -17,15 +18,27 @@ src="$repo/src/kernel/exec/native/nsgate-exec.c"
 out="${1:-$repo/dist/native/nsgate-exec}"
 cc="${CC:-cc}"
 
-if [[ $force -eq 0 && -x "$out" && "$out" -nt "$src" && "$out" -nt "${BASH_SOURCE[0]}" ]]; then
-  exit 0
-fi
-mkdir -p "$(dirname "$out")"
-tmp="$(mktemp "$out.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
 hardening=(-O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -static-pie -Wl,-z,relro,-z,now)
-"$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$tmp" "$src"
-chmod 0755 "$tmp"
-mv -f "$tmp" "$out"
-trap - EXIT
-echo "built $out" >&2
+mkdir -p "$(dirname "$out")"
+if [[ $force -eq 1 || ! -x "$out" || "$src" -nt "$out" || "${BASH_SOURCE[0]}" -nt "$out" ]]; then
+  tmp="$(mktemp "$out.XXXXXX")"
+  trap 'rm -f "$tmp"' EXIT
+  "$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$tmp" "$src"
+  chmod 0755 "$tmp"
+  mv -f "$tmp" "$out"
+  trap - EXIT
+  echo "built $out" >&2
+fi
+
+# nsgate-psi (src/kernel/pressure/native/nsgate-psi.c): arms PSI triggers and waits for POLLPRI.
+psi_src="$repo/src/kernel/pressure/native/nsgate-psi.c"
+psi_out="$(dirname "$out")/nsgate-psi"
+if [[ $force -eq 1 || ! -x "$psi_out" || "$psi_src" -nt "$psi_out" || "${BASH_SOURCE[0]}" -nt "$psi_out" ]]; then
+  psi_tmp="$(mktemp "$psi_out.XXXXXX")"
+  trap 'rm -f "$psi_tmp"' EXIT
+  "$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$psi_tmp" "$psi_src"
+  chmod 0755 "$psi_tmp"
+  mv -f "$psi_tmp" "$psi_out"
+  trap - EXIT
+  echo "built $psi_out" >&2
+fi

@@ -16,6 +16,7 @@ import { EngineModule } from './engine/engine.module.js';
 import { GraphqlOptions } from './graphql/graphql.options.js';
 import { QueryCostModule } from './graphql/query-cost.js';
 import { HealthModule } from './health/health.module.js';
+import { HistoryModule } from './history/history.module.js';
 import { HostModule } from './host/host.module.js';
 import { DocsModule } from './docs/docs.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -59,6 +60,7 @@ export class AppModule {
         ExecModule,
         SecurityModule,
         EventsModule,
+        HistoryModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit } from '../audit/audit.decorator.js';
 import { Allow } from '../auth/auth.decorator.js';
 import type { Caller } from '../auth/roles.js';
@@ -9,6 +9,7 @@ import { ApiErrors } from '../docs/api-errors.decorator.js';
 import type { CgroupInfo } from '../kernel/cgroups/system.js';
 import { NsgateError } from '../kernel/errors.js';
 import { CgroupActionModel, CgroupModel, CgroupPageModel, LimitsChangeModel } from './cgroup.models.js';
+import { PATH_ERRORS, PathParam } from './cgroup-path.docs.js';
 import { auditTarget, cgroupPathOf } from './cgroup-route.js';
 import { CgroupsService } from './cgroups.service.js';
 import { CgroupChanges, type CgroupChangeAnswer } from './cgroup-changes.js';
@@ -18,22 +19,6 @@ import { limitsVersion, parseIfMatch } from '../changes/limits-version.js';
 import { CgroupListQuery } from './dto/cgroup-list.query.js';
 import { CreateCgroupBody, MoveProcessBody, SetLimitsBody } from './dto/limits.input.js';
 
-/**
- * `{path}` is one URL segment to generated clients (`nsgate%2Fbatch`) and several to curl
- * (`nsgate/batch`): rewriteCgroupUrl (cgroup-route.ts) makes both reach these routes.
- */
-const PathParam = () =>
-  ApiParam({
-    name: 'path',
-    description:
-      'the cgroup path as /proc/PID/cgroup writes it, without the leading slash: `nsgate/batch` ' +
-      '(its slashes may be sent as they are or percent-encoded as `nsgate%2Fbatch`)',
-    example: 'nsgate/batch',
-    schema: { type: 'string', minLength: 1, maxLength: 4096 },
-  });
-
-/** What every route that names a cgroup can answer from the path alone. */
-const PATH_ERRORS = ['CGROUP_PATH_INVALID', 'CGROUP_NOT_FOUND', 'CGROUP_GONE', 'CONTROLLER_UNAVAILABLE', 'KERNEL_PERMISSION_DENIED'] as const;
 /** ...and what a change to one can answer besides. */
 const CHANGE_ERRORS = [...PATH_ERRORS, 'CGROUP_NOT_MANAGED', 'CGROUP_MOUNT_CROSSED', 'CGROUP_BUSY', 'KERNEL_BUSY', 'KERNEL_INVALID_ARGUMENT'] as const;
 

@@ -129,6 +129,7 @@ export class ContainerStats implements OnModuleInit, OnModuleDestroy {
       blkio: { readBytes: stats.io?.readBytes ?? null, writeBytes: stats.io?.writeBytes ?? null },
       network: network && { rxBytes: network.rxBytes, txBytes: network.txBytes, rxPackets: network.rxPackets, txPackets: network.txPackets, rxErrors: network.rxErrors, txErrors: network.txErrors, rxDropped: network.rxDropped, txDropped: network.txDropped },
       readAt: new Date().toISOString(),
+      fromHistory: false,
     };
   }
 }

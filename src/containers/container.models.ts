@@ -118,6 +118,9 @@ export class ContainerStatsModel {
   @ApiProperty({ type: ContainerNetworkStatsModel, nullable: true, description: 'null when it uses the host network namespace' })
   network: ContainerNetworkStatsModel | null;
   @Field() @ApiProperty({ description: 'ISO 8601' }) readAt: string;
+  @Field({ description: 'true for a reading replayed from history (the containerStats subscription with since): one second\'s values, no limits, memory percent, usageNs, blkio or network' })
+  @ApiProperty({ description: 'true for a reading replayed from history (the containerStats subscription with since); false for a live reading' })
+  fromHistory: boolean;
 }
 
 /** GET /v1/containers?stats=true: each container with its stats. */

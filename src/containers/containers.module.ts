@@ -15,6 +15,6 @@ import { ContainerViews } from './container-views.js';
   imports: [ProcessesModule, CgroupsModule],
   controllers: [ContainersController],
   providers: [ContainerIndex, ContainerDrift, ContainerViews, ContainerStats, ContainerMetrics, ContainersService, ContainersResolver, NamespaceContainersResolver, ContainerChanges],
-  exports: [ContainersService, ContainerChanges],
+  exports: [ContainersService, ContainerChanges, ContainerIndex],
 })
 export class ContainersModule {}

@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   'lease.expired',
   'lease.voided',
   'lease.kept',
+  // a pressure trigger's threshold was crossed
+  'pressure.threshold',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

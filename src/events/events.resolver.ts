@@ -6,6 +6,7 @@ import { statusOf, toNsgateError } from '../common/errors.js';
 import type { NsgateRequest } from '../common/request-context.js';
 import { ContainerStatsModel } from '../containers/container.models.js';
 import { ContainersService } from '../containers/containers.service.js';
+import { HistoryService } from '../history/history.service.js';
 import { NsgateError } from '../kernel/errors.js';
 import { boundedIterator } from './bounded-iterator.js';
 import { type NsgateEvent, parseEventTypes, parseTargetFilter } from './event.js';
@@ -52,6 +53,7 @@ export class EventsResolver {
   constructor(
     private readonly service: EventsService,
     private readonly containers: ContainersService,
+    private readonly history: HistoryService,
   ) {}
 
   @Subscription(() => EventModel, {
@@ -62,7 +64,7 @@ export class EventsResolver {
   @Allow('viewer')
   events(
     @Context('req') req: NsgateRequest,
-    @Args('types', { type: () => [String], nullable: true, description: 'container.start, container.die, container.oom, cgroup.oom_kill, limits.changed' }) types?: string[],
+    @Args('types', { type: () => [String], nullable: true, description: 'container.start, container.die, container.oom, cgroup.oom_kill, limits.changed, pressure.threshold' }) types?: string[],
     @Args('target', { type: () => String, nullable: true, description: 'target prefix: container:<id>, cgroup:<path>' }) target?: string,
   ): AsyncIterableIterator<NsgateEvent | StreamFailure> {
     const filter = { types: parseEventTypes(types), target: parseTargetFilter(target) };
@@ -86,6 +88,12 @@ export class EventsResolver {
     @Args('id', { description: 'id, unique id prefix or name' }) id: string,
     @Args('intervalMs', { type: () => Int, nullable: true, defaultValue: DEFAULT_STATS_INTERVAL_MS, description: `${MIN_STATS_INTERVAL_MS} to ${MAX_STATS_INTERVAL_MS}` })
     intervalMsArg: number | null,
+    @Args('since', {
+      type: () => String,
+      nullable: true,
+      description: 'start with the per-second history from this ISO time or duration back ("2m"; at most 10 minutes), fromHistory: true, oldest first; then live',
+    })
+    since?: string | null,
   ): Promise<AsyncIterableIterator<ContainerStatsModel | StreamFailure>> {
     const intervalMs = intervalMsArg ?? DEFAULT_STATS_INTERVAL_MS;
     if (!Number.isSafeInteger(intervalMs) || intervalMs < MIN_STATS_INTERVAL_MS || intervalMs > MAX_STATS_INTERVAL_MS) {
@@ -93,15 +101,21 @@ export class EventsResolver {
     }
     const release = this.service.acquire(this.holder(req));
     let first: ContainerStatsModel;
+    let replay: ContainerStatsModel[] = [];
     try {
+      if (since !== undefined && since !== null) {
+        if (since.length > 40) throw new NsgateError('VALIDATION_FAILED', 'since is an ISO time or a duration such as "2m"', { field: 'since' });
+        replay = await this.history.containerStatsSince(id, since);
+      }
       first = await this.containers.stats(id);
     } catch (err) {
       release();
       throw err;
     }
-    const ticks = this.service.untilShutdown(statsTicks(() => this.containers.stats(id), first, intervalMs));
+    const ticks = this.service.untilShutdown(statsTicks(() => this.containers.stats(id), first, intervalMs, replay));
     return boundedIterator<ContainerStatsModel | StreamFailure>(ticks, {
-      maxBuffered: MAX_BUFFERED_TICKS,
+      // the replay is delivered at once: it may not count as falling behind
+      maxBuffered: MAX_BUFFERED_TICKS + replay.length,
       overflow: () => new StreamFailure(new NsgateError('RATE_LIMITED', 'this subscription is not being read; it was ended')),
       onEnd: release,
     });
@@ -113,8 +127,8 @@ export class EventsResolver {
   }
 }
 
-/** `first`, then a fresh reading every intervalMs (never two at once); a failed reading is the last item. */
-function statsTicks<T>(read: () => Promise<T>, first: T, intervalMs: number): Observable<T | StreamFailure> {
+/** The replayed history, `first`, then a fresh reading every intervalMs (never two at once); a failed reading is the last item. */
+function statsTicks<T>(read: () => Promise<T>, first: T, intervalMs: number, replay: readonly T[] = []): Observable<T | StreamFailure> {
   return new Observable<T | StreamFailure>((subscriber) => {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
@@ -130,6 +144,7 @@ function statsTicks<T>(read: () => Promise<T>, first: T, intervalMs: number): Ob
         subscriber.complete();
       }
     };
+    for (const old of replay) subscriber.next(old);
     subscriber.next(first);
     timer = setTimeout(() => void tick(), intervalMs);
     return () => {

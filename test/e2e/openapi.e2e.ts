@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { paths } from '../../clients/nsgate-api.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { startTestApp, type TestApp, waitFor } from './support/app.js';
 import { makeTestCgroup, type TestCgroup } from './support/cgroups.js';
 import { removeContainer, runContainer, TEST_IMAGE, type TestContainer } from './support/docker.js';
 import { listen } from './support/listen.js';
@@ -153,6 +153,10 @@ describe('the OpenAPI document', () => {
     const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
     const sandbox = await call('POST', '/v1/sandboxes', '/v1/sandboxes', { token: t.tokens.admin, body: { argv: ['sleep', '30'], limits: { pids: { max: 8 } } } });
     expect(sandbox.status).toBe(201);
+    const trigger = await call('POST', '/v1/pressure-triggers', '/v1/pressure-triggers', { token: t.tokens.operator, body: { cgroup: root.path, resource: 'cpu', kind: 'some', stallUs: 100_000, windowUs: 2_000_000 } });
+    expect(trigger.status).toBe(201);
+    // history is kept of running containers and managed cgroups, once the sampler follows them (every 5 s)
+    await waitFor(async () => (await fetch(`${base}/v1/containers/${running.name}/history`, { headers: as(t.tokens.viewer) })).status === 200, 30_000, 500);
     try {
       // a sample value for every path parameter the document names: a new route with these is covered as it comes
       const samples: Record<string, string> = {
@@ -162,6 +166,7 @@ describe('the OpenAPI document', () => {
         type: 'net',
         inode: String(net.inode),
         id: String(sandbox.body.id),
+        triggerId: String(trigger.body.id),
       };
       const gets = Object.entries(doc.paths).filter(([, ops]) => ops.get);
       for (const [template] of gets) {
@@ -191,8 +196,15 @@ describe('the OpenAPI document', () => {
       expect((await call('GET', '/v1/audit', '/v1/audit', { token: t.tokens.viewer })).status).toBe(403);
       expect((await call('GET', '/v1/events', '/v1/events')).status).toBe(401);
       expect((await call('GET', '/v1/sandboxes/{id}', '/v1/sandboxes/no-such-sandbox', { token: t.tokens.admin })).status).toBe(404);
+      // nsgate keeps no history of an unmanaged cgroup (the root), nor of a container that never ran while it watched
+      expect((await call('GET', '/v1/cgroups/{path}/-/history', '/v1/cgroups/%2F/-/history', { token: t.tokens.viewer })).status).toBe(404);
+      // (409 CONFLICT should the sampler have caught it in its moment of running)
+      expect([404, 409]).toContain((await call('GET', '/v1/containers/{idOrName}/recommendation', `/v1/containers/${stopped.name}/recommendation`, { token: t.tokens.viewer })).status);
+      expect((await call('GET', '/v1/containers/{idOrName}/history', `/v1/containers/${running.name}/history?step=0`, { token: t.tokens.viewer })).status).toBe(400);
+      expect((await call('GET', '/v1/pressure-triggers/{triggerId}', '/v1/pressure-triggers/999999', { token: t.tokens.viewer })).status).toBe(404);
     } finally {
       sleeper.kill('SIGKILL');
+      expect((await call('DELETE', '/v1/pressure-triggers/{triggerId}', `/v1/pressure-triggers/${String(trigger.body.id)}`, { token: t.tokens.operator })).status).toBe(200);
       expect((await call('DELETE', '/v1/sandboxes/{id}', `/v1/sandboxes/${String(sandbox.body.id)}`, { token: t.tokens.admin })).status).toBe(200);
     }
     const missed = Object.entries(doc.paths)

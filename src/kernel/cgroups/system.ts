@@ -233,17 +233,18 @@ export class CgroupSystem {
     return limits;
   }
 
-  readStats(pathInput: string): Stats {
+  /** The cgroup's stats, of `groups` only when given (the history sampler skips I/O). */
+  readStats(pathInput: string, groups?: ReadonlySet<StatGroup>): Stats {
     const path = parseCgroupPath(pathInput);
     return this.files.operation(() => {
       this.requireExists(path);
-      return this.statsOf(path);
+      return this.statsOf(path, groups);
     });
   }
 
-  private statsOf(path: string): Stats {
+  private statsOf(path: string, groups: ReadonlySet<StatGroup> = ALL_STAT_GROUPS): Stats {
     const stats: Record<string, Record<string, unknown>> = {};
-    for (const group of ALL_STAT_GROUPS) {
+    for (const group of groups) {
       const drivers = this.drivers.filter((d) => STAT_FEATURES[group].some((f) => d.features.has(f)));
       for (const driver of drivers) {
         const got = driver.readStats(path, new Set([group]))[group] as Record<string, unknown> | undefined;
