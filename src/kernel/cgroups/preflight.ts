@@ -24,8 +24,19 @@ export interface PreflightInput {
 }
 
 /**
+ * What of a cgroup's memory nsgate counts as not reclaimable: usage minus inactive file pages
+ * (the working set cAdvisor and the kubelet use; active file pages, slab and swappable anon
+ * count as unreclaimable, so it errs towards refusing); all of usage when the kernel does not
+ * say. The one measure: the v2 driver refuses a lower memory.max by it, and preflight predicts
+ * that refusal with it.
+ */
+export function unreclaimableMemory(usage: number, inactiveFile: number | null): number {
+  return inactiveFile === null ? usage : Math.max(0, usage - inactiveFile);
+}
+
+/**
  * Checks a parsed change against what the kernel holds now: memory below usage (the kernel
- * must reclaim) or below what cannot be reclaimed (anonymous and kernel memory: it will fail or
+ * must reclaim) or below what cannot be reclaimed (unreclaimableMemory: it will fail or
  * OOM-kill), a cpuset outside the parent's, a parent limit lower than the one asked for
  * (the parent's then rules). Pure: the caller reads, this decides.
  */
@@ -35,15 +46,15 @@ export function preflightLimits({ path, change, stats, parentLimits }: Preflight
   const max = change.memory?.max;
   const usage = stats.memory?.usage ?? null;
   if (typeof max === 'number' && usage !== null && max < usage) {
-    const anon = stats.memory?.anon ?? null;
-    const unreclaimable = anon === null ? null : Math.min(usage, anon + (stats.memory?.kernel ?? 0));
-    if (unreclaimable !== null && max < unreclaimable) {
+    const inactiveFile = stats.memory?.inactiveFile ?? null;
+    const unreclaimable = unreclaimableMemory(usage, inactiveFile);
+    if (max < unreclaimable) {
       findings.push({
         code: 'BELOW_UNRECLAIMABLE',
         severity: 'error',
         field: 'memory.max',
-        message: `memory.max ${max} is below what the cgroup holds that cannot be reclaimed (about ${unreclaimable} bytes of anonymous and kernel memory): the kernel will refuse it or OOM-kill`,
-        details: { requested: max, usage, unreclaimable, anon, kernel: stats.memory?.kernel ?? null },
+        message: `memory.max ${max} is below what the cgroup holds that cannot be reclaimed (${unreclaimable} bytes: usage minus inactive file pages): the kernel will refuse it or OOM-kill`,
+        details: { requested: max, usage, unreclaimable, inactiveFile },
       });
     } else {
       findings.push({
@@ -51,7 +62,7 @@ export function preflightLimits({ path, change, stats, parentLimits }: Preflight
         severity: 'warning',
         field: 'memory.max',
         message: `memory.max ${max} is below the current usage ${usage}: the kernel must reclaim ${usage - max} bytes first (page cache, swap)`,
-        details: { requested: max, usage, inactiveFile: stats.memory?.inactiveFile ?? null },
+        details: { requested: max, usage, unreclaimable, inactiveFile },
       });
     }
   }

@@ -23,6 +23,7 @@ import { isManaged, parentOf } from './paths.js';
 import { movePidInto, removeWithRetry } from './shared.js';
 import { readProcessStatus } from '../procfs/status.js';
 import { CPU_PERIOD_DEFAULT_US, cpuSharesToWeight, cpuWeightToShares, formatCpuMax, parseCpuMax, parseKernelNumber } from './units.js';
+import { unreclaimableMemory } from './preflight.js';
 
 /** The controllers nsgate's vocabulary uses, enabled for the children of a managed cgroup. */
 const DELEGATED = ['cpu', 'cpuset', 'io', 'memory', 'pids'];
@@ -357,7 +358,7 @@ export function refuseBelowUnreclaimable(dir: CgroupDir, requested: number): voi
   const usage = num(dir.readOptional('memory.current'));
   if (usage === null || requested >= usage) return;
   const inactiveFile = parseFlatKeyed(dir.readOptional('memory.stat')).get('inactive_file') ?? null;
-  const unreclaimable = inactiveFile === null ? usage : Math.max(0, usage - inactiveFile);
+  const unreclaimable = unreclaimableMemory(usage, inactiveFile);
   if (requested >= unreclaimable) return;
   const peak = num(dir.readOptional('memory.peak'));
   const limit = num(dir.readOptional('memory.max'));

@@ -3,8 +3,8 @@ import type { Limits, Stats } from '../../../src/kernel/cgroups/driver.js';
 import { preflightLimits } from '../../../src/kernel/cgroups/preflight.js';
 
 const MiB = 1024 * 1024;
-const memory = (usage: number, anon: number, kernel = 0): Stats => ({
-  memory: { usage, peak: null, limit: null, failcnt: null, oomEvents: null, oomKills: null, anon, file: usage - anon - kernel, kernel, inactiveFile: null, swap: null },
+const memory = (usage: number, inactiveFile: number | null): Stats => ({
+  memory: { usage, peak: null, limit: null, failcnt: null, oomEvents: null, oomKills: null, anon: null, file: null, kernel: null, inactiveFile, swap: null },
 });
 const parent: Limits = {
   memory: { max: 64 * MiB, high: null, swapMax: null },
@@ -16,19 +16,23 @@ const codes = (findings: { code: string; field: string; severity: string }[]) =>
 
 describe('preflightLimits', () => {
   it('says below usage (reclaimable: a warning) apart from below what cannot be reclaimed (an error)', () => {
-    const cache = preflightLimits({ path: '/nsgate/a', change: { memory: { max: 20 * MiB } }, stats: memory(30 * MiB, 5 * MiB), parentLimits: null });
+    // 25 of 30 MiB inactive file pages: 5 MiB cannot be reclaimed
+    const cache = preflightLimits({ path: '/nsgate/a', change: { memory: { max: 20 * MiB } }, stats: memory(30 * MiB, 25 * MiB), parentLimits: null });
     expect(codes(cache)).toEqual(['BELOW_USAGE:memory.max:warning']);
-    const anon = preflightLimits({ path: '/nsgate/a', change: { memory: { max: 20 * MiB } }, stats: memory(30 * MiB, 18 * MiB, 4 * MiB), parentLimits: null });
+    // 8 of 30 MiB: 22 MiB cannot
+    const anon = preflightLimits({ path: '/nsgate/a', change: { memory: { max: 20 * MiB } }, stats: memory(30 * MiB, 8 * MiB), parentLimits: null });
     expect(codes(anon)).toEqual(['BELOW_UNRECLAIMABLE:memory.max:error']);
-    expect(anon[0]!.details).toMatchObject({ requested: 20 * MiB, usage: 30 * MiB, unreclaimable: 22 * MiB });
-    expect(preflightLimits({ path: '/nsgate/a', change: { memory: { max: 40 * MiB } }, stats: memory(30 * MiB, 18 * MiB), parentLimits: null })).toEqual([]);
+    expect(anon[0]!.details).toMatchObject({ requested: 20 * MiB, usage: 30 * MiB, unreclaimable: 22 * MiB, inactiveFile: 8 * MiB });
+    // the kernel did not say: all of usage counts
+    expect(codes(preflightLimits({ path: '/nsgate/a', change: { memory: { max: 20 * MiB } }, stats: memory(30 * MiB, null), parentLimits: null }))).toEqual(['BELOW_UNRECLAIMABLE:memory.max:error']);
+    expect(preflightLimits({ path: '/nsgate/a', change: { memory: { max: 40 * MiB } }, stats: memory(30 * MiB, 8 * MiB), parentLimits: null })).toEqual([]);
   });
 
   it("finds a parent's lower limits and a cpuset outside the parent's", () => {
     const found = preflightLimits({
       path: '/nsgate/a/b',
       change: { memory: { max: null }, pids: { max: 200 }, cpu: { quotaUs: 100_000 }, cpuset: { cpus: '0-1', mems: '0' } },
-      stats: memory(1 * MiB, 1 * MiB),
+      stats: memory(1 * MiB, 0),
       parentLimits: parent,
     });
     expect(codes(found)).toEqual(['PARENT_LIMIT_LOWER:memory.max:warning', 'PARENT_LIMIT_LOWER:pids.max:warning', 'PARENT_LIMIT_LOWER:cpu.max:warning', 'CPUSET_OUTSIDE_PARENT:cpuset.cpus:error']);
@@ -37,6 +41,6 @@ describe('preflightLimits', () => {
 
   it('finds nothing for a change within every bound', () => {
     const change = { memory: { max: 32 * MiB }, pids: { max: 50 }, cpu: { quotaUs: 25_000 }, cpuset: { cpus: '0' } };
-    expect(preflightLimits({ path: '/nsgate/a/b', change, stats: memory(1 * MiB, 1 * MiB), parentLimits: parent })).toEqual([]);
+    expect(preflightLimits({ path: '/nsgate/a/b', change, stats: memory(1 * MiB, 0), parentLimits: parent })).toEqual([]);
   });
 });
