@@ -100,9 +100,13 @@ export class LeasesService implements OnApplicationBootstrap, OnApplicationShutd
    */
   async afterChange(change: { target: string; fields: string[]; requestId: string }, lease?: NewLease): Promise<Lease | null> {
     const touched = new Set(change.fields);
+    const hits = (l: Lease) => l.target === change.target && l.fields.some((f) => touched.has(f));
+    // Most changes make no lease and end none: nothing to write then (a full state disk must not
+    // fail them, and the file's fsync is not every change's cost).
+    if (!lease && !this.store.all().some(hits)) return null;
     const created = lease ? this.newLease(lease) : null;
     const voided = await this.store.update((leases) => {
-      const hit = leases.filter((l) => l.target === change.target && l.fields.some((f) => touched.has(f)));
+      const hit = leases.filter(hits);
       const rest = leases.filter((l) => !hit.includes(l));
       return { leases: created ? [...rest, created] : rest, result: hit };
     });

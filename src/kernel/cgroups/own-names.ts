@@ -3,7 +3,7 @@ import { startTimeOf } from '../procfs/start-time.js';
 
 /**
  * Names for nsgate's own cgroups (an exec's, a sandbox's) that say which nsgate process made
- * them: `<pid>.<start time in ticks>.<unique>`. The sweep at start removes what a dead nsgate
+ * them: `<prefix><pid>.<start time in ticks>.<unique>`. The sweep at start removes what a dead nsgate
  * left, and leaves alone what a live one holds: two services (or a service and a test) given the
  * same internal cgroup must not remove each other's running sandboxes or waiting spare cgroups.
  */
@@ -21,7 +21,7 @@ export function ownNames(procRoot: string, pid = process.pid): OwnNames {
   return {
     next(prefix = '') {
       self ??= `${pid}.${startTimeOf(procRoot, pid) ?? 0}`;
-      return `${prefix}${self}.${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+      return `${prefix}${self}.${randomBytes(6).toString('hex')}`;
     },
     ownerAlive(name) {
       const m = OWNED.exec(name);

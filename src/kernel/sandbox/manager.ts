@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename as baseName, join } from 'node:path';
 import { capabilityBit } from '../capabilities.js';
@@ -169,8 +168,9 @@ export class SandboxManager {
   }
 
   private async start(request: SandboxRequest): Promise<SandboxInfo> {
-    const id = `sb-${randomBytes(6).toString('hex')}`;
-    const path = joinCgroupPath(this.parent, this.names.next('sb-'));
+    // the id names the cgroup, and the nsgate process that made it (for the sweep at start)
+    const id = this.names.next('sb-');
+    const path = joinCgroupPath(this.parent, id);
     await this.cgroups.create(path, request.limits === undefined ? {} : { limits: request.limits });
     let record: SandboxRecord | undefined;
     const helper = new HelperProcess({
