@@ -329,7 +329,12 @@ export class NamespaceExecutor {
    */
   private async runConfined(target: ProcessPin, request: ExecRequest, options: ExecRunOptions): Promise<ExecResult> {
     assertPinned(target, this.procOptions);
-    const cgroupProcs = this.targetCgroupProcs(target.pid);
+    let cgroupProcs: string[];
+    try {
+      cgroupProcs = this.targetCgroupProcs(target.pid);
+    } catch (err) {
+      throw this.goneOr(target, err);
+    }
     const args = this.confinedArgs(target, request, options, cgroupProcs);
     let helper: HelperProcess | undefined;
     let timedOut = false;
@@ -376,6 +381,21 @@ export class NamespaceExecutor {
     for (const entry of commandEnvironment(env)) args.push('-e', entry);
     args.push('--', ...request.argv);
     return args;
+  }
+
+  /**
+   * A part of the confinement that could not be read because the target died meanwhile (its
+   * cgroup removed, its seccomp filter gone with it) is PROCESS_GONE, as at any other moment of
+   * the race; anything else stays what it was.
+   */
+  private goneOr(target: ProcessPin, err: unknown): unknown {
+    if (!(err instanceof NsgateError && err.code === 'EXEC_CONFINEMENT_UNAVAILABLE')) return err;
+    try {
+      assertPinned(target, this.procOptions);
+    } catch (gone) {
+      return gone;
+    }
+    return err;
   }
 
   /** The cgroup.procs file of the target's cgroup in each hierarchy it lists, as host paths checked by the cgroup layer. */
@@ -507,7 +527,7 @@ export class NamespaceExecutor {
 
   private result(target: ProcessPin, outcome: HelperOutcome, timedOut: boolean, durationMs: number, request?: ExecRequest): ExecResult {
     const failure = outcome.errors.find((e) => e.stage !== 'exec');
-    if (failure || (outcome.childPid === null && !timedOut)) throw helperFailure(target, outcome, failure);
+    if (failure || (outcome.childPid === null && !timedOut)) throw this.goneOr(target, helperFailure(target, outcome, failure));
     let stderr = outcome.stderr.toString();
     const execError = outcome.errors.find((e) => e.stage === 'exec');
     if (execError && !outcome.stderr.truncated) stderr += `nsgate: cannot run ${execError.message}\n`;
