@@ -20,25 +20,22 @@ cc="${CC:-cc}"
 
 hardening=(-O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -static-pie -Wl,-z,relro,-z,now)
 mkdir -p "$(dirname "$out")"
-if [[ $force -eq 1 || ! -x "$out" || "$src" -nt "$out" || "${BASH_SOURCE[0]}" -nt "$out" ]]; then
-  tmp="$(mktemp "$out.XXXXXX")"
-  trap 'rm -f "$tmp"' EXIT
-  "$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$tmp" "$src"
-  chmod 0755 "$tmp"
-  mv -f "$tmp" "$out"
-  trap - EXIT
-  echo "built $out" >&2
-fi
 
+# build SRC OUT: compiled when missing, older than its source or this script, or with --force;
+# written beside OUT and renamed, so a running nsgate never sees half a binary.
+build() {
+  local src="$1" out="$2" tmp
+  if [[ $force -eq 1 || ! -x "$out" || "$src" -nt "$out" || "${BASH_SOURCE[0]}" -nt "$out" ]]; then
+    tmp="$(mktemp "$out.XXXXXX")"
+    trap 'rm -f "$tmp"' EXIT
+    "$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$tmp" "$src"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$out"
+    trap - EXIT
+    echo "built $out" >&2
+  fi
+}
+
+build "$src" "$out"
 # nsgate-psi (src/kernel/pressure/native/nsgate-psi.c): arms PSI triggers and waits for POLLPRI.
-psi_src="$repo/src/kernel/pressure/native/nsgate-psi.c"
-psi_out="$(dirname "$out")/nsgate-psi"
-if [[ $force -eq 1 || ! -x "$psi_out" || "$psi_src" -nt "$psi_out" || "${BASH_SOURCE[0]}" -nt "$psi_out" ]]; then
-  psi_tmp="$(mktemp "$psi_out.XXXXXX")"
-  trap 'rm -f "$psi_tmp"' EXIT
-  "$cc" -std=gnu11 "${hardening[@]}" -Wall -Wextra -Werror -o "$psi_tmp" "$psi_src"
-  chmod 0755 "$psi_tmp"
-  mv -f "$psi_tmp" "$psi_out"
-  trap - EXIT
-  echo "built $psi_out" >&2
-fi
+build "$repo/src/kernel/pressure/native/nsgate-psi.c" "$(dirname "$out")/nsgate-psi"
