@@ -1,7 +1,8 @@
 // Pressure triggers on this host's kernel: the unified tree of the hybrid layout has PSI per
 // cgroup and takes the kernel's own triggers (armed through the nsgate-psi helper, waited for
-// with POLLPRI). A cpu burner (a shell loop this test starts, in its own test cgroup) on this
-// shared 2-core machine waits for a cpu, so a cpu "some" trigger fires: a pressure.threshold event.
+// with POLLPRI). Two cpu burners (shell loops this test starts) in their own test cgroup, held to
+// one cpu by its cpuset, always have one of them waiting for that cpu, however idle the machine
+// is: a cpu "some" trigger fires, a pressure.threshold event.
 // A memory hog under a tight (v1) memory limit fires a memory trigger likewise. A window the
 // kernel refuses (1 s, without CAP_SYS_RESOURCE) falls back to polling and says so.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,19 +24,23 @@ function hasSysResource(): boolean {
 describe('pressure triggers', () => {
   let t: TestApp;
   let group: TestCgroup;
-  let burner: ChildProcess;
+  let burners: ChildProcess[] = [];
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
     group = makeTestCgroup('pressure');
     t = await startTestApp({ NSGATE_MANAGED_CGROUPS: cgroupParent() });
-    burner = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
-    const moved = await t.http().post(`/v1/cgroups${group.path}/-/processes`).set(as(t.tokens.admin)).send({ pid: burner.pid });
-    expect(moved.status).toBe(200);
+    const pinned = await t.http().patch(`/v1/cgroups${group.path}/-/limits`).set(as(t.tokens.operator)).send({ cpuset: { cpus: '0' } });
+    expect(pinned.status).toBe(200);
+    burners = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    for (const burner of burners) {
+      const moved = await t.http().post(`/v1/cgroups${group.path}/-/processes`).set(as(t.tokens.admin)).send({ pid: burner.pid });
+      expect(moved.status).toBe(200);
+    }
   });
 
   afterAll(async () => {
-    if (burner?.pid !== undefined && burner.exitCode === null) process.kill(burner.pid, 'SIGKILL');
+    for (const burner of burners) if (burner.pid !== undefined && burner.exitCode === null) process.kill(burner.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     await t?.close();
     group?.remove();
