@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StatGroup } from '../cgroups/driver.js';
 import { NsgateError } from '../errors.js';
 import { clockTicksPerSecond } from '../procfs/start-time.js';
 
@@ -91,8 +92,11 @@ export function readHostCpu(procRoot = '/proc'): HostCpu {
 
 /** What the sampler needs of the cgroup layer: CgroupSystem has it (readStats(path).cpu.usageNs). */
 export interface CpuUsageSource {
-  readStats(cgroupPath: string): { cpu?: { usageNs: number | null } };
+  readStats(cgroupPath: string, groups?: ReadonlySet<StatGroup>): { cpu?: { usageNs: number | null } };
 }
+
+/** The sampler needs cpu usage only: not memory.stat, io, pids and PSI of every container every second. */
+const CPU_ONLY: ReadonlySet<StatGroup> = new Set(['cpu']);
 
 /**
  * The seam to the cgroup driver: a usage reader over CgroupSystem (or anything shaped like
@@ -102,7 +106,7 @@ export interface CpuUsageSource {
 export function usageReaderFrom(source: CpuUsageSource): (cgroupPath: string) => number | null {
   return (cgroupPath) => {
     try {
-      return source.readStats(cgroupPath).cpu?.usageNs ?? null;
+      return source.readStats(cgroupPath, CPU_ONLY).cpu?.usageNs ?? null;
     } catch (err) {
       if (err instanceof NsgateError && (err.code === 'CGROUP_NOT_FOUND' || err.code === 'CGROUP_GONE')) return null;
       throw err;
