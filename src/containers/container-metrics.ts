@@ -226,30 +226,12 @@ export class ContainerMetrics implements OnModuleInit {
     const snapshot = () => this.snapshot();
     for (const family of CONTAINER_FAMILIES) {
       const labelNames = [...BASE_LABELS, ...(family.extraLabels ?? [])];
+      const options = { name: family.name, help: family.help, labelNames, registers };
+      // a counter only goes up (inc from its reset 0), a gauge is set: the same samples either way
       if (family.type === 'counter') {
-        new Counter({
-          name: family.name,
-          help: family.help,
-          labelNames,
-          registers,
-          async collect() {
-            const snap = await snapshot();
-            this.reset();
-            for (const [labels, value] of samplesOf(family, snap)) this.inc(labels, value);
-          },
-        });
+        new Counter({ ...options, async collect() { fill(this, samplesOf(family, await snapshot()), (labels, value) => this.inc(labels, value)); } });
       } else {
-        new Gauge({
-          name: family.name,
-          help: family.help,
-          labelNames,
-          registers,
-          async collect() {
-            const snap = await snapshot();
-            this.reset();
-            for (const [labels, value] of samplesOf(family, snap)) this.set(labels, value);
-          },
-        });
+        new Gauge({ ...options, async collect() { fill(this, samplesOf(family, await snapshot()), (labels, value) => this.set(labels, value)); } });
       }
     }
     new Gauge({
@@ -379,4 +361,10 @@ function samplesOf(family: Family, snap: Snapshot): [Record<string, string>, num
     for (const [extra, value] of v) if (Number.isFinite(value)) out.push([{ ...c.labels, ...extra }, value]);
   }
   return out;
+}
+
+/** A collect()'s work: the metric starts empty each scrape, then takes every sample. */
+function fill<L>(metric: { reset(): void }, samples: Iterable<[L, number]>, put: (labels: L, value: number) => void): void {
+  metric.reset();
+  for (const [labels, value] of samples) put(labels, value);
 }
